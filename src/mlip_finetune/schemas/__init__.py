@@ -1,0 +1,1 @@
+"""Pydantic documents returned by every job (STYLE.md: outputs)."""

@@ -1,0 +1,53 @@
+"""Documents of the evaluation stage (paper §3.3, §4.5)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from pymatgen.core import Structure  # noqa: TC002
+
+
+class ThermalProperties(BaseModel):
+    """Harmonic thermal properties at one temperature (phonopy ``run_thermal_properties``)."""
+
+    temperature: float = Field(description="Temperature (K).")
+    heat_capacity: float = Field(description="C_V per formula unit of the unit cell (J/K/mol).")
+    entropy: float = Field(description="Vibrational entropy (J/K/mol).")
+    free_energy: float = Field(description="Helmholtz free energy (kJ/mol).")
+
+
+class PhononDocument(BaseModel):
+    """Harmonic phonons of one model (or the DFT reference) for one structure."""
+
+    label: str = Field(description="Who computed the forces: 'dft', 'foundation', 'transfer', …")
+    structure: Structure = Field(description="Unit cell the phonons were computed for (Å).")
+    supercell_matrix: list[list[int]] = Field(description="3×3 phonopy supercell matrix.")
+    displacement: float = Field(description="Finite displacement amplitude (Å).")
+    n_displacements: int = Field(description="Number of displaced supercells.")
+    fc_calculator: str = Field(description="Force-constant solver ('symfc' or 'traditional').")
+    mesh: list[int] = Field(description="q-point mesh used for MAE/DOS/thermal (Γ-centred).")
+    mesh_qpoints: list[list[float]] = Field(description="Irreducible q-points (reduced coords).")
+    mesh_weights: list[int] = Field(description="Multiplicity of each irreducible q-point.")
+    mesh_frequencies: list[list[float]] = Field(
+        description="Frequencies on the mesh, shape (n_q, 3·n_atoms), THz, sorted per q; "
+        "imaginary modes are negative."
+    )
+    band_labels: list[str] = Field(description="Labels of the seekpath path, one per kink.")
+    band_distances: list[list[float]] = Field(description="Path distance per segment (1/Å).")
+    band_frequencies: list[list[list[float]]] = Field(
+        description="Band frequencies per segment, shape (n_seg, n_q, 3·n_atoms), THz."
+    )
+    dos_frequencies: list[float] = Field(description="DOS frequency grid (THz).")
+    dos: list[float] = Field(description="Total DOS (states/THz per unit cell).")
+    thermal_300k: ThermalProperties
+    max_frequency: float = Field(description="Largest frequency on the mesh (THz).")
+    min_frequency: float = Field(description="Smallest frequency on the mesh (THz).")
+    has_imaginary_modes: bool = Field(
+        description="Any frequency below -1e-4 THz at mesh q-points, excluding the three "
+        "acoustic modes at Γ (paper §4.6 threshold)."
+    )
+    acoustic_sum_rule_max: float = Field(
+        description="Largest |frequency| of the three acoustic modes at Γ (THz)."
+    )
+    wall_time_s: float = Field(description="Wall time of force evaluation + phonopy (s).")
+    model_path: str | None = Field(default=None, description="MACE model file, None for DFT.")
+    model_sha256: str | None = None

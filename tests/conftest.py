@@ -1,0 +1,65 @@
+"""Shared fixtures: small MACE models the tests build themselves (DESIGN.md offline policy)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+def build_random_mace(path, atomic_numbers, atomic_energies, r_max=4.5, seed=0):
+    """Save a small, randomly initialised ScaleShiftMACE (2 interactions, 8x0e+8x1o)."""
+    import mace  # noqa: F401  (mace before e3nn)
+    import torch
+    from e3nn import o3
+    from mace.modules import ScaleShiftMACE, interaction_classes
+
+    torch.manual_seed(seed)
+    block = interaction_classes["RealAgnosticResidualInteractionBlock"]
+    model = ScaleShiftMACE(
+        r_max=r_max,
+        num_bessel=8,
+        num_polynomial_cutoff=5,
+        max_ell=2,
+        interaction_cls=block,
+        interaction_cls_first=block,
+        num_interactions=2,
+        num_elements=len(atomic_numbers),
+        hidden_irreps=o3.Irreps("8x0e+8x1o"),
+        MLP_irreps=o3.Irreps("8x0e"),
+        atomic_energies=np.asarray(atomic_energies, dtype=float),
+        avg_num_neighbors=8.0,
+        atomic_numbers=list(atomic_numbers),
+        correlation=2,
+        gate=torch.nn.functional.silu,
+        atomic_inter_scale=1.0,
+        atomic_inter_shift=0.0,
+    ).to(torch.float64)
+    torch.save(model, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def random_mace_si(tmp_path_factory):
+    """Path to an untrained 2-layer MACE for Si (energies are smooth but meaningless)."""
+    path = tmp_path_factory.mktemp("models") / "random_si.model"
+    return build_random_mace(path, [14], [-5.4])
+
+
+@pytest.fixture(scope="session")
+def random_mace_nacl(tmp_path_factory):
+    """Path to an untrained 2-layer MACE for Na and Cl."""
+    path = tmp_path_factory.mktemp("models") / "random_nacl.model"
+    return build_random_mace(path, [11, 17], [-1.3, -1.8])
+
+
+@pytest.fixture(scope="session")
+def si_primitive():
+    """Diamond Si, primitive cell, a = 5.468 Å (PBE)."""
+    from pymatgen.core import Lattice, Structure
+
+    conv = Structure.from_spacegroup("Fd-3m", Lattice.cubic(5.468), ["Si"], [[0, 0, 0]])
+    return conv.get_primitive_structure()
