@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-
-os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 
 def build_random_mace(path, atomic_numbers, atomic_energies, r_max=4.5, seed=0):
@@ -63,3 +59,37 @@ def si_primitive():
 
     conv = Structure.from_spacegroup("Fd-3m", Lattice.cubic(5.468), ["Si"], [[0, 0, 0]])
     return conv.get_primitive_structure()
+
+
+@pytest.fixture(scope="session")
+def tiny_standin(tmp_path_factory, si_primitive):
+    """A tiny stand-in foundation for Si, distilled from CHGNet by the test itself.
+
+    Deliberately under-trained (few structures, few epochs) so that fine-tuning on DFT data
+    has something to improve; built with the real stand-in code path.
+    """
+    from mlip_finetune.fitting.strategies import MaceTrainSettings
+    from mlip_finetune.standin import StandinSettings, build_standin_foundation
+
+    settings = StandinSettings(
+        n_material=24,
+        n_elemental=0,
+        min_supercell_atoms=8,
+        max_rattle=0.1,
+        train=MaceTrainSettings(
+            lr=0.01,
+            weight_decay=5e-7,
+            E0s="average",
+            max_num_epochs=6,
+            batch_size=4,
+            valid_batch_size=8,
+            stress_weight=100.0,
+            r_max=4.5,
+            num_channels=16,
+            max_L=1,
+            correlation=2,
+        ),
+    )
+    return build_standin_foundation(
+        si_primitive, cache_dir=tmp_path_factory.mktemp("cache"), settings=settings
+    )

@@ -1,5 +1,295 @@
-"""Command line interface (placeholder filled below)."""
+"""Command line interface: ``mlip-finetune run | results | standin``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
 
-app = typer.Typer()
+from mlip_finetune import __version__
+
+app = typer.Typer(
+    help="Fine-tune a foundation MACE potential for one material's phonons "
+    "(Grandel, Benner & George, arXiv 2604.01017).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+standin_app = typer.Typer(help="The offline CHGNet-distilled stand-in foundation.")
+app.add_typer(standin_app, name="standin")
+console = Console()
+
+DEFAULT_WORKDIR = Path("mlip_finetune_runs")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"mlip-finetune {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    """Fine-tune foundation MLIPs for phonon and thermal properties."""
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
+    for name in ("mlip_finetune", "jobflow"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def _read_structure(path: Path):
+    from pymatgen.core import Structure
+
+    if not path.is_file():
+        raise typer.BadParameter(f"structure file {path} does not exist")
+    try:
+        return Structure.from_file(path)
+    except Exception as exc:
+        raise typer.BadParameter(f"cannot read a crystal structure from {path}: {exc}") from exc
+
+
+def _foundation(spec: str, structure, *, allow_standin_fallback: bool):
+    from mlip_finetune.foundation import (
+        STANDIN,
+        FoundationModelUnavailableError,
+        resolve_foundation_model,
+    )
+    from mlip_finetune.standin import build_standin_foundation
+
+    if spec == STANDIN:
+        return _build_standin(structure)
+    try:
+        return resolve_foundation_model(spec)
+    except FoundationModelUnavailableError as exc:
+        if not allow_standin_fallback:
+            console.print(f"[bold red]{exc}[/]")
+            raise typer.Exit(code=2) from exc
+        console.rule("[bold red]FOUNDATION MODEL UNAVAILABLE")
+        console.print(f"[bold red]{exc}[/]")
+        console.print(
+            "[bold red]Falling back to the CHGNet-distilled STAND-IN foundation. Results are "
+            "NOT those of MACE-MP-0b3 and are labelled 'stand-in' everywhere.[/]"
+        )
+        console.rule()
+        return build_standin_foundation(structure)
+
+
+def _build_standin(structure):
+    from mlip_finetune.standin import build_standin_foundation
+
+    start = time.perf_counter()
+    with console.status("building / loading the stand-in foundation (CHGNet → small MACE)"):
+        model = build_standin_foundation(structure)
+    console.print(
+        f"stand-in foundation: {model.path} ({time.perf_counter() - start:.0f} s; "
+        f"{model.description})"
+    )
+    return model
+
+
+@app.command()
+def run(
+    structure_file: Annotated[Path, typer.Argument(help="CIF, POSCAR or any pymatgen format.")],
+    foundation_model: Annotated[
+        str,
+        typer.Option(
+            "--foundation-model",
+            "-f",
+            help="mace-mp name (medium-0b3), a MACE model file, or 'standin'.",
+        ),
+    ] = "medium-0b3",
+    preset: Annotated[
+        str, typer.Option(help="paper | local | test (see mlip_finetune.flows.presets).")
+    ] = "local",
+    strategies: Annotated[
+        str, typer.Option(help="Comma-separated fine-tuning strategies.")
+    ] = "transfer",
+    workdir: Annotated[Path, typer.Option(help="Run directory (job folders, plots).")] = (
+        DEFAULT_WORKDIR
+    ),
+    store: Annotated[
+        Path | None, typer.Option(help="Results store directory (default WORKDIR/store).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    label: Annotated[str | None, typer.Option(help="Material label (default: file stem).")] = None,
+    no_fallback: Annotated[
+        bool, typer.Option("--no-fallback", help="Fail instead of using the stand-in.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the whole per-material pipeline locally and print the comparison table."""
+    _setup_logging(verbose)
+    from jobflow import run_locally
+
+    from mlip_finetune.flows.presets import material_flow_maker
+    from mlip_finetune.store import local_store
+
+    structure = _read_structure(structure_file)
+    label = label or structure_file.stem
+    foundation = _foundation(foundation_model, structure, allow_standin_fallback=not no_fallback)
+    workdir = workdir.resolve()
+    run_dir = workdir / f"{label}_{time.strftime('%Y%m%d-%H%M%S')}"
+    store_path = (store or workdir / "store").resolve()
+    maker = material_flow_maker(
+        preset,
+        strategies=tuple(s.strip() for s in strategies.split(",") if s.strip()),
+        device=device,
+        report_dir=str(run_dir / "report"),
+    )
+    flow = maker.make(structure, foundation, label=label)
+    console.rule(f"[bold]{label}: {len(flow.jobs)} stages, preset {preset}")
+    start = time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    responses = run_locally(
+        flow,
+        store=local_store(store_path),
+        create_folders=True,
+        root_dir=run_dir,
+        log=False,
+        ensure_success=False,
+    )
+    report_uuid = flow.output.uuid
+    if report_uuid not in responses:
+        console.print(
+            f"[bold red]The run did not finish; completed results are in the store {store_path}."
+            f" Job folders: {run_dir}[/]"
+        )
+        raise typer.Exit(code=1)
+    report = responses[report_uuid][max(responses[report_uuid])].output
+    _print_report(report)
+    console.print(f"total wall time: {time.perf_counter() - start:.0f} s")
+    console.print(f"plots: {report.report_dir}")
+    console.print(f"store: {store_path}   (mlip-finetune results --store {store_path})")
+
+
+def _print_report(report) -> None:
+    data = report if isinstance(report, dict) else report.model_dump(mode="json")
+    table = Table(
+        title=f"{data['material_label']} ({data['formula']}): models vs DFT "
+        f"({data['dft_engine']}), validation set of {data['n_valid_structures']} frames"
+    )
+    for col in (
+        "model",
+        "E MAE (meV/atom)",
+        "F MAE (meV/Å)",
+        "S MAE (GPa)",
+        "phonon MAE (THz)",
+        "ω_max (THz)",
+        "imaginary",
+    ):
+        table.add_column(col, justify="right" if "MAE" in col or "ω" in col else "left")
+    for row in data["rows"]:
+        stress = row["stress_mae_gpa"]
+        table.add_row(
+            row["model_name"],
+            f"{row['energy_mae_mev_per_atom']:.2f}",
+            f"{row['force_mae_mev_per_angstrom']:.1f}",
+            "-" if stress is None else f"{stress:.3f}",
+            f"{row['phonon_mae_thz']:.3f}",
+            f"{row['max_frequency_thz']:.2f}",
+            "yes" if row["has_imaginary_modes"] else "no",
+        )
+    table.add_row(
+        "DFT reference",
+        "",
+        "",
+        "",
+        "",
+        f"{data['dft_max_frequency_thz']:.2f}",
+        "yes" if data["dft_has_imaginary_modes"] else "no",
+    )
+    console.print(table)
+
+
+def _reports(store_path: Path, material: str | None) -> list[dict]:
+    from mlip_finetune.store import local_store
+
+    if not store_path.exists():
+        raise typer.BadParameter(f"no store at {store_path}")
+    job_store = local_store(store_path)
+    job_store.connect()
+    criteria: dict = {"name": "material report"}
+    if material:
+        criteria["output.material_label"] = material
+    docs = list(job_store.query(criteria, sort={"completed_at": 1}, load=True))
+    job_store.close()
+    return [doc["output"] | {"completed_at": doc.get("completed_at")} for doc in docs]
+
+
+@app.command()
+def results(
+    store: Annotated[Path, typer.Option(help="Results store directory.")] = (
+        DEFAULT_WORKDIR / "store"
+    ),
+    material: Annotated[str | None, typer.Option(help="Only this material label.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List what runs stored: per material and model, phonon/force/energy MAE vs DFT."""
+    reports = _reports(store.resolve(), material)
+    if as_json:
+        out = [
+            {
+                "material": r["material_label"],
+                "formula": r["formula"],
+                "completed_at": r["completed_at"],
+                "foundation": r["foundation_name"],
+                "foundation_is_standin": r["foundation_is_standin"],
+                "band_structure_plot": r["band_structure_plot"],
+                "models": [
+                    {
+                        "label": row["label"],
+                        "kind": row["kind"],
+                        "model_name": row["model_name"],
+                        "model_path": row["model_path"],
+                        "model_sha256": row["model_sha256"],
+                        "phonon_mae_thz": row["phonon_mae_thz"],
+                        "force_mae_mev_per_angstrom": row["force_mae_mev_per_angstrom"],
+                        "energy_mae_mev_per_atom": row["energy_mae_mev_per_atom"],
+                        "stress_mae_gpa": row["stress_mae_gpa"],
+                    }
+                    for row in r["rows"]
+                ],
+            }
+            for r in reports
+        ]
+        typer.echo(json.dumps(out, indent=2, default=str))
+        return
+    if not reports:
+        console.print(f"no material reports in {store}")
+        return
+    for report in reports:
+        _print_report(report)
+        console.print(f"completed {report['completed_at']}; plots {report['report_dir']}")
+
+
+@standin_app.command("build")
+def standin_build(
+    structure_file: Annotated[Path, typer.Argument(help="The material the stand-in must cover.")],
+    force: Annotated[bool, typer.Option(help="Rebuild even if cached.")] = False,
+) -> None:
+    """Build (or show the cached) CHGNet-distilled stand-in foundation for a material."""
+    _setup_logging(False)
+    from mlip_finetune.standin import build_standin_foundation
+
+    structure = _read_structure(structure_file)
+    start = time.perf_counter()
+    model = build_standin_foundation(structure, force=force)
+    console.print(f"{model.description}\npath: {model.path}\nsha256: {model.sha256}")
+    console.print(f"build/load time: {time.perf_counter() - start:.0f} s")

@@ -51,3 +51,22 @@ class PhononDocument(BaseModel):
     wall_time_s: float = Field(description="Wall time of force evaluation + phonopy (s).")
     model_path: str | None = Field(default=None, description="MACE model file, None for DFT.")
     model_sha256: str | None = None
+
+
+class ValidationMetrics(BaseModel):
+    """Energy, force and stress errors of a model on DFT statics (paper §3.2, SI Fig. 8)."""
+
+    n_structures: int = Field(description="Number of structures evaluated.")
+    n_atoms: int = Field(description="Total number of atoms over all structures.")
+    energy_offset_per_atom: float = Field(
+        description="Constant per-atom shift (eV/atom) added to model energies before "
+        "comparison: E_model/N + offset is compared with E_dft/N (different energy zeros)."
+    )
+    energy_mae: float = Field(description="Energy MAE after the offset (meV/atom).")
+    energy_rmse: float = Field(description="Energy RMSE after the offset (meV/atom).")
+    force_mae: float = Field(description="Force MAE over all Cartesian components (meV/Å).")
+    force_rmse: float = Field(description="Force RMSE over all Cartesian components (meV/Å).")
+    stress_mae: float = Field(
+        description="Stress MAE over the 6 Voigt components xx, yy, zz, yz, xz, xy (GPa)."
+    )
+    stress_rmse: float = Field(description="Stress RMSE over the 6 Voigt components (GPa).")

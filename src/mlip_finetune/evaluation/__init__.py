@@ -1,0 +1,32 @@
+"""Evaluation stage: phonons with phonopy + symfc and errors against a reference."""
+
+from mlip_finetune.evaluation.jobs import MLPhononMaker, phonons_from_statics
+from mlip_finetune.evaluation.metrics import (
+    energy_offset_per_atom,
+    phonon_frequency_mae,
+    validation_metrics,
+)
+from mlip_finetune.evaluation.phonons import (
+    displaced_supercells,
+    model_forces,
+    phonon_document_from_calculator,
+    phonon_document_from_forces,
+    phonon_supercell_matrix,
+    relax_structure,
+    resolve_mesh,
+)
+
+__all__ = [
+    "MLPhononMaker",
+    "displaced_supercells",
+    "energy_offset_per_atom",
+    "model_forces",
+    "phonon_document_from_calculator",
+    "phonon_document_from_forces",
+    "phonon_frequency_mae",
+    "phonon_supercell_matrix",
+    "phonons_from_statics",
+    "relax_structure",
+    "resolve_mesh",
+    "validation_metrics",
+]

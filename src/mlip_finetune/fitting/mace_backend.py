@@ -1,0 +1,290 @@
+"""mace-torch training, run as an external program (STYLE.md, "Training code").
+
+:func:`build_mace_train_args` turns one :class:`MaceTrainSettings` into mace's command line
+(pure, tested on its own); :func:`run_mace_train` is the only place that launches
+``python -m mace.cli.run_train``. mace's ``run()`` changes torch's global dtype and logging
+(DESIGN.md, known traps), so it always runs in a subprocess.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from mlip_finetune.fitting.dataset import ENERGY_KEY, FORCES_KEY, STRESS_KEY
+from mlip_finetune.fitting.strategies import FineTuneStrategy, MaceTrainSettings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
+
+_EPOCH_RE = re.compile(
+    r"Epoch (?P<epoch>\d+): head: (?P<head>\S+), loss=\s*(?P<loss>\S+),"
+    r" MAE_E_per_atom=\s*(?P<mae_e>\S+) meV, MAE_F=\s*(?P<mae_f>\S+) meV / A"
+    r"(?:, MAE_stress=\s*(?P<mae_s>\S+) meV / A\^3)?"
+)
+
+
+class TrainingError(RuntimeError):
+    """mace's training process failed."""
+
+
+class TrainingDivergedError(TrainingError):
+    """The loss became NaN or infinite."""
+
+
+class EpochRecord(BaseModel):
+    """Validation errors mace logged after one epoch."""
+
+    epoch: int
+    head: str = Field(description="mace head the errors refer to.")
+    loss: float = Field(description="Validation loss (mace's weighted Huber loss).")
+    energy_mae: float = Field(description="Energy MAE (meV/atom).")
+    force_mae: float = Field(description="Force MAE (meV/Å).")
+    stress_mae: float | None = Field(default=None, description="Stress MAE (meV/Å³).")
+
+
+class MaceTrainResult(BaseModel):
+    """What one mace training run produced."""
+
+    model_path: str = Field(description="The final plain MACE model file.")
+    log_path: str = Field(description="Captured stdout/stderr of the training process.")
+    epochs: list[EpochRecord] = Field(description="Per-epoch validation errors, in order.")
+    args: list[str] = Field(description="The exact command line arguments used.")
+    wall_time_s: float
+    multihead_active: bool = Field(description="Whether mace ran multi-head fine-tuning.")
+
+
+def parse_epoch_line(line: str) -> EpochRecord | None:
+    """Parse one of mace's per-epoch validation log lines.
+
+    Parameters
+    ----------
+    line
+        A line of mace's log (``error_table=PerAtomMAEstressvirials``).
+
+    Returns
+    -------
+    EpochRecord or None
+        None when the line is not an epoch summary.
+    """
+    match = _EPOCH_RE.search(line)
+    if match is None:
+        return None
+    mae_s = match.group("mae_s")
+    return EpochRecord(
+        epoch=int(match.group("epoch")),
+        head=match.group("head"),
+        loss=float(match.group("loss")),
+        energy_mae=float(match.group("mae_e")),
+        force_mae=float(match.group("mae_f")),
+        stress_mae=float(mae_s) if mae_s is not None else None,
+    )
+
+
+def build_mace_train_args(
+    settings: MaceTrainSettings,
+    *,
+    strategy: FineTuneStrategy,
+    name: str,
+    train_file: str | Path,
+    valid_file: str | Path,
+    work_dir: str | Path,
+    device: str,
+    foundation_model: str | Path | None = None,
+) -> list[str]:
+    """Build the argument list of ``mace.cli.run_train`` for one strategy.
+
+    Parameters
+    ----------
+    settings
+        Hyper-parameters (paper §4.3 defaults in :func:`default_settings`).
+    strategy
+        ``TRANSFER`` needs ``foundation_model``; ``SCRATCH`` must not have one.
+    name
+        Model name; the model is written to ``work_dir/<name>.model``.
+    train_file, valid_file
+        Extended-XYZ files with ``REF_energy``/``REF_forces``/``REF_stress``.
+    work_dir
+        Directory for checkpoints, logs and the model.
+    device
+        ``"cpu"`` or ``"cuda"``.
+    foundation_model
+        Path of the foundation MACE model file.
+
+    Returns
+    -------
+    list of str
+        ``["--name", name, ...]``. Multi-head fine-tuning is switched off explicitly for
+        transfer learning (mace would otherwise decide on its own, DESIGN.md traps).
+
+    Raises
+    ------
+    ValueError
+        On a strategy/foundation mismatch or an unsupported strategy.
+    """
+    work_dir = Path(work_dir)
+    args = {
+        "name": name,
+        "seed": settings.seed,
+        "work_dir": work_dir,
+        "model_dir": work_dir,
+        "checkpoints_dir": work_dir / "checkpoints",
+        "results_dir": work_dir / "results",
+        "log_dir": work_dir / "logs",
+        "train_file": train_file,
+        "valid_file": valid_file,
+        "energy_key": ENERGY_KEY,
+        "forces_key": FORCES_KEY,
+        "stress_key": STRESS_KEY,
+        "compute_stress": True,
+        "loss": settings.loss,
+        "huber_delta": settings.huber_delta,
+        "energy_weight": settings.energy_weight,
+        "forces_weight": settings.forces_weight,
+        "stress_weight": settings.stress_weight,
+        "error_table": "PerAtomMAEstressvirials",
+        "optimizer": settings.optimizer,
+        "lr": settings.lr,
+        "weight_decay": settings.weight_decay,
+        "scheduler": settings.scheduler,
+        "lr_factor": settings.lr_factor,
+        "scheduler_patience": settings.scheduler_patience,
+        "max_num_epochs": settings.max_num_epochs,
+        "patience": settings.patience,
+        "batch_size": settings.batch_size,
+        "valid_batch_size": settings.valid_batch_size,
+        "eval_interval": settings.eval_interval,
+        "default_dtype": settings.default_dtype,
+        "device": device,
+        "E0s": settings.E0s,
+        "enable_cueq": False,
+        "plot": False,
+    }
+    if strategy is FineTuneStrategy.TRANSFER:
+        if foundation_model is None:
+            raise ValueError("Transfer learning needs a foundation model file.")
+        args["foundation_model"] = foundation_model
+        args["multiheads_finetuning"] = False
+    elif strategy is FineTuneStrategy.SCRATCH:
+        if foundation_model is not None:
+            raise ValueError("Training from scratch takes no foundation model.")
+        args |= {
+            "model": settings.model,
+            "r_max": settings.r_max,
+            "num_channels": settings.num_channels,
+            "max_L": settings.max_L,
+            "num_interactions": settings.num_interactions,
+            "correlation": settings.correlation,
+        }
+    else:
+        raise ValueError(f"mace backend does not implement strategy {strategy!r}")
+    args |= settings.extra_args
+    argv = []
+    for key, value in args.items():
+        argv += [f"--{key}", str(value)]
+    if settings.ema:
+        argv.append("--ema")
+    # Resume from the newest checkpoint in work_dir when a killed run is restarted.
+    argv += ["--restart_latest", "--save_cpu"]
+    return argv
+
+
+def run_mace_train(
+    args: list[str],
+    work_dir: str | Path,
+    *,
+    label: str = "mace",
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> MaceTrainResult:
+    """Run ``python -m mace.cli.run_train`` in a subprocess and collect its results.
+
+    Parameters
+    ----------
+    args
+        From :func:`build_mace_train_args`; must contain ``--name``.
+    work_dir
+        Directory where the process runs; its log goes to ``work_dir/mace_train.log``.
+    label
+        Name used in progress and error messages (e.g. the strategy).
+    on_epoch
+        Called with each parsed :class:`EpochRecord` as training proceeds.
+
+    Returns
+    -------
+    MaceTrainResult
+        Model path, per-epoch validation errors, arguments, wall time.
+
+    Raises
+    ------
+    TrainingDivergedError
+        As soon as a logged loss is NaN/inf (the process is stopped), naming label and epoch.
+    TrainingError
+        If the process fails or writes no model; the message ends with the log's last lines.
+    """
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    name = args[args.index("--name") + 1]
+    log_path = work_dir / "mace_train.log"
+    epochs: list[EpochRecord] = []
+    tail: deque[str] = deque(maxlen=25)
+    multihead = False
+    start = time.perf_counter()
+    with (
+        log_path.open("w") as log,
+        subprocess.Popen(
+            [sys.executable, "-m", "mace.cli.run_train", *args],
+            cwd=work_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        ) as proc,
+    ):
+        assert proc.stdout is not None  # noqa: S101  (Popen with stdout=PIPE)
+        for line in proc.stdout:
+            log.write(line)
+            tail.append(line.rstrip())
+            if "Using multiheads finetuning mode" in line:
+                multihead = True
+            record = parse_epoch_line(line)
+            if record is None:
+                continue
+            epochs.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+            if not math.isfinite(record.loss):
+                proc.kill()
+                raise TrainingDivergedError(
+                    f"Training '{label}' diverged: validation loss is {record.loss} at epoch "
+                    f"{record.epoch}. Lower the learning rate or check the training data. "
+                    f"Log: {log_path}"
+                )
+        returncode = proc.wait()
+    model_path = work_dir / f"{name}.model"
+    if returncode != 0 or not model_path.is_file():
+        raise TrainingError(
+            f"mace training '{label}' failed (exit code {returncode}, model file "
+            f"{'present' if model_path.is_file() else 'missing'}). Last log lines:\n"
+            + "\n".join(tail)
+        )
+    return MaceTrainResult(
+        model_path=str(model_path.resolve()),
+        log_path=str(log_path.resolve()),
+        epochs=epochs,
+        args=args,
+        wall_time_s=time.perf_counter() - start,
+        multihead_active=multihead,
+    )

@@ -1,0 +1,301 @@
+"""One material end to end: data → DFT statics → fine-tuning → phonons → report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jobflow import Flow, Maker, job
+
+from mlip_finetune.data.jobs import TrainingDataMaker
+from mlip_finetune.dft.jobs import ReferenceStaticsMaker, RelaxMaker, StaticMaker
+from mlip_finetune.evaluation.jobs import MLPhononMaker, phonons_from_statics
+from mlip_finetune.fitting.jobs import FineTuneMaker
+from mlip_finetune.schemas.report import MaterialReportDocument, ModelRow
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+    from mlip_finetune.foundation import FoundationModel
+
+
+@job
+def frame_structures(training_data: object) -> list:
+    """Return the structures of a TrainingDataDocument's frames, in order."""
+    frames = training_data["frames"] if isinstance(training_data, dict) else training_data.frames
+    return [f["structure"] if isinstance(f, dict) else f.structure for f in frames]
+
+
+@job
+def phonon_displacements(structure: Structure, supercell_matrix: list, displacement: float):
+    """Return phonopy's displaced supercells of a structure (for DFT statics)."""
+    from mlip_finetune.evaluation.phonons import displaced_supercells
+
+    _, supercells = displaced_supercells(structure, supercell_matrix, displacement)
+    return supercells
+
+
+@dataclass
+class MaterialFlowMaker(Maker):
+    """Fine-tune a foundation model for one material and compare phonons with DFT.
+
+    Stages (paper §4.1–4.5): foundation-model training data (:class:`TrainingDataMaker`),
+    one DFT static per frame (:class:`ReferenceStaticsMaker`, jobs ``"dft static i/N"``),
+    one :class:`FineTuneMaker` per strategy, DFT relaxation and DFT phonons on displaced
+    supercells (jobs ``"dft phonon displacement i/N"``), ML phonons for the foundation and
+    every fine-tuned model (:class:`MLPhononMaker`, all displacements in one job), and a
+    ``material report`` job with the comparison table and the band-structure plot.
+
+    Parameters
+    ----------
+    name
+        Flow name.
+    training_data_maker
+        Data protocol (paper §4.2).
+    static_maker
+        DFT static of every frame and every phonon displacement: the same settings for both,
+        so the comparison is consistent.
+    finetune_makers
+        One per strategy.
+    relax_maker
+        DFT relaxation of the input structure before the reference phonons; None skips it
+        (the input is used as is).
+    ml_phonon_maker
+        Phonons with each ML model (each model relaxes the structure itself first).
+    phonon_supercell_matrix
+        3×3 supercell matrix for all phonon calculations; None derives it from
+        ``phonon_min_length``.
+    phonon_min_length
+        Minimum supercell side (Å) when the matrix is None (paper: 20 Å; local runs less).
+    displacement
+        Finite displacement (Å).
+    phonon_mesh
+        q-mesh for the phonon MAE; an int triple or a length (Å, phonopy's rule applied to
+        the input cell).
+    report_dir
+        Where plots are written; None uses the report job's own directory.
+    """
+
+    name: str = "finetune material"
+    training_data_maker: TrainingDataMaker = field(default_factory=TrainingDataMaker)
+    static_maker: StaticMaker = field(default_factory=StaticMaker)
+    finetune_makers: list[FineTuneMaker] = field(default_factory=lambda: [FineTuneMaker()])
+    relax_maker: RelaxMaker | None = field(default_factory=RelaxMaker)
+    ml_phonon_maker: MLPhononMaker = field(default_factory=MLPhononMaker)
+    phonon_supercell_matrix: list[list[int]] | None = None
+    phonon_min_length: float = 10.0
+    displacement: float = 0.01
+    phonon_mesh: list[int] | float = 20.0
+    report_dir: str | None = None
+
+    def make(
+        self, structure: Structure, foundation: FoundationModel, label: str | None = None
+    ) -> Flow:
+        """Build the flow for one material.
+
+        Parameters
+        ----------
+        structure
+            The material (any cell; its primitive standard cell is used).
+        foundation
+            Resolved foundation model (:func:`~mlip_finetune.foundation.resolve_foundation_model`
+            or :func:`~mlip_finetune.standin.build_standin_foundation`).
+        label
+            Material label for the report; default the reduced formula.
+
+        Returns
+        -------
+        jobflow.Flow
+            Output: :class:`~mlip_finetune.schemas.report.MaterialReportDocument`.
+
+        Raises
+        ------
+        mlip_finetune.foundation.UnsupportedElementError
+            If the foundation lacks an element of the structure (checked now, not on a node).
+        ValueError
+            If no fine-tuning strategy is given or two share a strategy.
+        """
+        from mlip_finetune.data.utils import primitive_standard
+        from mlip_finetune.evaluation.phonons import phonon_supercell_matrix, resolve_mesh
+        from mlip_finetune.foundation import check_model_elements
+
+        strategies = [m.strategy for m in self.finetune_makers]
+        if not strategies:
+            raise ValueError("MaterialFlowMaker needs at least one FineTuneMaker.")
+        if len({str(s) for s in strategies}) != len(strategies):
+            raise ValueError(f"Strategies must be distinct, got {strategies}.")
+        check_model_elements(foundation.path, [site.specie.Z for site in structure])
+
+        unit_cell = primitive_standard(structure)
+        label = label or unit_cell.composition.reduced_formula
+        matrix = self.phonon_supercell_matrix or phonon_supercell_matrix(
+            unit_cell, self.phonon_min_length
+        )
+        mesh = resolve_mesh(unit_cell, self.phonon_mesh)
+
+        data = self.training_data_maker.make(unit_cell, foundation.path, foundation.sha256)
+        structures = frame_structures(data.output)
+        structures.name = "frame structures"
+        statics = ReferenceStaticsMaker(static_maker=self.static_maker).make(structures.output)
+        jobs = [data, structures, statics]
+
+        finetunes = []
+        for maker in self.finetune_makers:
+            ft = maker.make(
+                data.output,
+                statics.output,
+                foundation_model_path=foundation.path,
+                foundation_name=foundation.name,
+                foundation_sha256=foundation.sha256,
+                foundation_is_standin=foundation.is_standin,
+            )
+            finetunes.append(ft)
+        jobs += finetunes
+
+        # DFT reference phonons: relax, displace, one static per displacement, assemble.
+        reference_cell = unit_cell
+        if self.relax_maker is not None:
+            relax = self.relax_maker.make(unit_cell)
+            jobs.append(relax)
+            reference_cell = relax.output.structure
+        displaced = phonon_displacements(reference_cell, matrix, self.displacement)
+        displaced.name = "phonon displacements"
+        phonon_statics_maker = ReferenceStaticsMaker(
+            name="dft phonon statics",
+            static_maker=StaticMaker(
+                name="dft phonon displacement", settings=self.static_maker.settings
+            ),
+        )
+        phonon_statics = phonon_statics_maker.make(displaced.output)
+        dft_phonons = phonons_from_statics(
+            reference_cell,
+            matrix,
+            self.displacement,
+            phonon_statics.output,
+            label="dft",
+            mesh=mesh,
+            fc_calculator=self.ml_phonon_maker.fc_calculator,
+        )
+        dft_phonons.name = "dft phonons"
+        jobs += [displaced, phonon_statics, dft_phonons]
+
+        ml_maker = self.ml_phonon_maker.update_kwargs(
+            {"supercell_matrix": matrix, "displacement": self.displacement, "mesh": mesh}
+        )
+        ml_phonons = [ml_maker.make(unit_cell, foundation.path, "foundation")]
+        ml_phonons[0].name = "ml phonons foundation"
+        for ft, maker in zip(finetunes, self.finetune_makers, strict=True):
+            strategy = str(getattr(maker.strategy, "value", maker.strategy))
+            phon = ml_maker.make(unit_cell, ft.output.model_path, strategy)
+            phon.name = f"ml phonons {strategy}"
+            ml_phonons.append(phon)
+        jobs += ml_phonons
+
+        report = material_report(
+            label=label,
+            formula=unit_cell.composition.reduced_formula,
+            foundation=foundation.model_dump(),
+            finetunes=[ft.output for ft in finetunes],
+            dft_phonons=dft_phonons.output,
+            ml_phonons=[p.output for p in ml_phonons],
+            dft_settings=self.static_maker.settings.model_dump(mode="json"),
+            phonon_mesh=mesh,
+            supercell_matrix=[list(map(int, row)) for row in matrix],
+            report_dir=self.report_dir,
+        )
+        report.name = "material report"
+        jobs.append(report)
+        return Flow(jobs, output=report.output, name=f"{self.name} {label}")
+
+
+@job(output_schema=MaterialReportDocument)
+def material_report(
+    *,
+    label: str,
+    formula: str,
+    foundation: dict,
+    finetunes: list,
+    dft_phonons: object,
+    ml_phonons: list,
+    dft_settings: dict,
+    phonon_mesh: list[int],
+    supercell_matrix: list[list[int]],
+    report_dir: str | None,
+) -> MaterialReportDocument:
+    """Compare every model with DFT and write the band-structure overlay.
+
+    Returns
+    -------
+    MaterialReportDocument
+        One row per model: validation energy/force/stress MAE (energy after removing each
+        model's per-atom offset to DFT on the training frames) and phonon MAE (THz) on the
+        common q-mesh.
+    """
+    from mlip_finetune.evaluation.metrics import phonon_frequency_mae
+    from mlip_finetune.foundation import FoundationModel
+    from mlip_finetune.report.plots import plot_band_structures
+    from mlip_finetune.schemas.evaluation import PhononDocument
+    from mlip_finetune.schemas.fitting import FineTuneDocument
+
+    found = FoundationModel.model_validate(foundation)
+    fts = [FineTuneDocument.model_validate(f) if isinstance(f, dict) else f for f in finetunes]
+    ref = (
+        PhononDocument.model_validate(dft_phonons) if isinstance(dft_phonons, dict) else dft_phonons
+    )
+    phonons = [PhononDocument.model_validate(p) if isinstance(p, dict) else p for p in ml_phonons]
+
+    out_dir = Path(report_dir) if report_dir else Path.cwd()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot = plot_band_structures([ref, *phonons], out_dir / f"{label}_bands.png")
+
+    rows = []
+    foundation_metrics = fts[0].foundation_validation
+    rows.append(
+        ModelRow(
+            label="foundation",
+            kind="foundation",
+            model_name=found.display_name,
+            model_path=found.path,
+            model_sha256=found.sha256,
+            energy_mae_mev_per_atom=foundation_metrics.energy_mae,
+            force_mae_mev_per_angstrom=foundation_metrics.force_mae,
+            stress_mae_gpa=foundation_metrics.stress_mae,
+            phonon_mae_thz=phonon_frequency_mae(phonons[0], ref),
+            max_frequency_thz=phonons[0].max_frequency,
+            has_imaginary_modes=phonons[0].has_imaginary_modes,
+        )
+    )
+    for ft, phon in zip(fts, phonons[1:], strict=True):
+        rows.append(
+            ModelRow(
+                label=ft.strategy.value,
+                kind="finetuned",
+                model_name=f"{found.display_name} + {ft.strategy.value}",
+                model_path=ft.model_path,
+                model_sha256=ft.model_sha256,
+                energy_mae_mev_per_atom=ft.validation.energy_mae,
+                force_mae_mev_per_angstrom=ft.validation.force_mae,
+                stress_mae_gpa=ft.validation.stress_mae,
+                phonon_mae_thz=phonon_frequency_mae(phon, ref),
+                max_frequency_thz=phon.max_frequency,
+                has_imaginary_modes=phon.has_imaginary_modes,
+            )
+        )
+    return MaterialReportDocument(
+        formula=formula,
+        material_label=label,
+        foundation_name=found.display_name,
+        foundation_is_standin=found.is_standin,
+        rows=rows,
+        dft_max_frequency_thz=ref.max_frequency,
+        dft_has_imaginary_modes=ref.has_imaginary_modes,
+        phonon_mesh=list(phonon_mesh),
+        phonon_supercell_matrix=supercell_matrix,
+        n_train_structures=fts[0].n_train_structures,
+        n_valid_structures=fts[0].n_valid_structures,
+        dft_engine=str(dft_settings.get("engine", "")),
+        dft_settings=dft_settings,
+        band_structure_plot=str(plot),
+        report_dir=str(out_dir.resolve()),
+    )

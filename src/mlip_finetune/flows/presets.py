@@ -1,0 +1,91 @@
+"""Ready-made protocol presets: the paper's production settings and this machine's sizes."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from mlip_finetune.data.jobs import TrainingDataMaker
+from mlip_finetune.data.utils import SupercellProtocol
+from mlip_finetune.dft.jobs import RelaxMaker, StaticMaker
+from mlip_finetune.dft.settings import DFTSettings
+from mlip_finetune.evaluation.jobs import MLPhononMaker
+from mlip_finetune.fitting.jobs import FineTuneMaker
+from mlip_finetune.fitting.strategies import FineTuneStrategy, default_settings
+from mlip_finetune.flows.material import MaterialFlowMaker
+
+
+class RunPreset(str, Enum):
+    """Sizes of one material run.
+
+    ``paper``: the paper's settings (§4.1–4.3): large 10–15 Å supercells, FIRE to 1e-4 eV/Å,
+    DFT at 520 eV and 0.1 Å⁻¹, 200 epochs, 20 Å phonon supercells. For clusters.
+    ``local``: the paper's protocol sized for a 2-core machine: small 5–10 Å supercells,
+    cheaper DFT (:meth:`DFTSettings.local`), 100 epochs, phonon supercells of ≥ 5 Å.
+    ``test``: primitive cells, very cheap DFT, a few epochs; for the test suite.
+    """
+
+    PAPER = "paper"
+    LOCAL = "local"
+    TEST = "test"
+
+
+def material_flow_maker(
+    preset: RunPreset | str = RunPreset.LOCAL,
+    strategies: tuple[FineTuneStrategy | str, ...] = (FineTuneStrategy.TRANSFER,),
+    device: str = "auto",
+    report_dir: str | None = None,
+) -> MaterialFlowMaker:
+    """Return a :class:`MaterialFlowMaker` configured by a preset.
+
+    Parameters
+    ----------
+    preset
+        ``"paper"``, ``"local"`` or ``"test"`` (:class:`RunPreset`).
+    strategies
+        Fine-tuning strategies, one model each.
+    device
+        Torch device for training and ML evaluation.
+    report_dir
+        Directory for plots; None uses the report job's directory.
+
+    Returns
+    -------
+    MaterialFlowMaker
+
+    Raises
+    ------
+    ValueError
+        On an unknown preset or strategy name.
+    """
+    preset = RunPreset(preset)
+    strategies = tuple(FineTuneStrategy(s) for s in strategies)
+    if preset is RunPreset.PAPER:
+        dft = DFTSettings.paper()
+        data = TrainingDataMaker(protocol=SupercellProtocol.LARGE, fmax=1e-4, device=device)
+        epochs, relax_fmax, min_length, mesh = 200, 5e-4, 20.0, 20.0
+    elif preset is RunPreset.LOCAL:
+        dft = DFTSettings.local()
+        data = TrainingDataMaker(
+            protocol=SupercellProtocol.SMALL, fmax=1e-4, max_steps=1000, device=device
+        )
+        epochs, relax_fmax, min_length, mesh = 100, 1e-3, 5.0, 15.0
+    else:
+        dft = DFTSettings.test()
+        data = TrainingDataMaker(
+            protocol=SupercellProtocol.PRIMITIVE, fmax=1e-2, max_steps=200, device=device
+        )
+        epochs, relax_fmax, min_length, mesh = 15, 1e-2, 5.0, 8.0
+    finetunes = []
+    for strategy in strategies:
+        hyper = default_settings(strategy).model_copy(update={"max_num_epochs": epochs})
+        finetunes.append(FineTuneMaker(strategy=strategy, hyperparameters=hyper, device=device))
+    return MaterialFlowMaker(
+        training_data_maker=data,
+        static_maker=StaticMaker(settings=dft),
+        finetune_makers=finetunes,
+        relax_maker=RelaxMaker(settings=dft, fmax=relax_fmax),
+        ml_phonon_maker=MLPhononMaker(fmax=relax_fmax, device=device),
+        phonon_min_length=min_length,
+        phonon_mesh=mesh,
+        report_dir=report_dir,
+    )

@@ -1,0 +1,307 @@
+"""An offline stand-in foundation: a small MACE distilled from CHGNet.
+
+This machine (and many compute nodes) cannot download MACE-MP-0b3. CHGNet ships its weights
+inside its wheel and loads offline, so distilling a small MACE from CHGNet labels (the
+surrogate idea of Radova et al., arXiv 2502.15582) gives a real, offline foundation for local
+end-to-end runs. It is always labelled "stand-in" and never silently replaces MACE-MP-0b3
+(DESIGN.md, "Models and offline machines").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from mlip_finetune.fitting.strategies import FineTuneStrategy, MaceTrainSettings
+from mlip_finetune.foundation import STANDIN, FoundationModel
+from mlip_finetune.utils import package_versions, sha256_file
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+logger = logging.getLogger(__name__)
+
+
+class StandinSettings(BaseModel):
+    """How the stand-in foundation is built."""
+
+    n_material: int = Field(default=120, description="Perturbed supercells of the material itself.")
+    n_elemental: int = Field(
+        default=12, description="Perturbed elemental bcc/fcc cells per element."
+    )
+    min_supercell_atoms: int = Field(default=8, description="Smallest supercell size (atoms).")
+    max_strain: float = Field(default=0.04, description="Max |linear strain| per component.")
+    max_rattle: float = Field(default=0.15, description="Max rattle standard deviation (Å).")
+    train: MaceTrainSettings = Field(
+        default_factory=lambda: MaceTrainSettings(
+            lr=0.01,
+            weight_decay=5e-7,
+            E0s="average",
+            max_num_epochs=60,
+            batch_size=8,
+            valid_batch_size=16,
+            energy_weight=10.0,
+            forces_weight=100.0,
+            stress_weight=100.0,
+            huber_delta=0.01,
+            r_max=5.0,
+            num_channels=32,
+            max_L=1,
+            correlation=2,
+            scheduler_patience=3,
+        ),
+        description="mace settings of the distillation (a small MACE, trained from scratch).",
+    )
+    seed: int = Field(default=7, description="Random seed of structures and training.")
+
+
+class StandinReport(BaseModel):
+    """Provenance of a built stand-in, stored next to the model as ``standin.json``."""
+
+    model_path: str
+    sha256: str
+    elements: list[str]
+    formula: str
+    n_structures: int
+    teacher: str = Field(description="Teacher model and version.")
+    build_time_s: float = Field(description="Labelling + training wall time (s).")
+    valid_force_mae: float | None = Field(description="Student vs teacher force MAE (meV/Å).")
+    valid_energy_mae: float | None = Field(description="Student vs teacher (meV/atom).")
+    settings: dict
+
+
+def _key(structure: Structure, settings: StandinSettings) -> str:
+    payload = json.dumps(
+        {
+            "formula": structure.composition.reduced_formula,
+            "lattice": np.round(structure.lattice.parameters, 3).tolist(),
+            "n": len(structure),
+            "settings": settings.model_dump(mode="json"),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def standin_structures(structure: Structure, settings: StandinSettings) -> list[Structure]:
+    """Generate the structures the stand-in is distilled on.
+
+    Parameters
+    ----------
+    structure
+        The material. Supercells of its primitive cell with at least
+        ``settings.min_supercell_atoms`` atoms are strained (random symmetric strain up to
+        ``max_strain``) and rattled (Gaussian, σ uniform in [0, ``max_rattle``] Å); elemental
+        bcc and fcc cells of each element at volumes from the element's atomic radius ±10 %
+        are added so the student sees each element outside the material too.
+    settings
+        Counts and amplitudes.
+
+    Returns
+    -------
+    list of pymatgen.core.Structure
+        ``n_material + n_elemental · n_elements`` structures.
+    """
+    from pymatgen.core import Lattice
+    from pymatgen.core import Structure as PmgStructure
+
+    rng = np.random.default_rng(settings.seed)
+    prim = structure.get_primitive_structure()
+    reps = 1
+    while len(prim) * reps**3 < settings.min_supercell_atoms:
+        reps += 1
+    base = prim * (reps, reps, reps) if reps > 1 else prim.copy()
+    out = []
+    for _ in range(settings.n_material):
+        out.append(_perturb(base, rng, settings.max_strain, settings.max_rattle))
+    for element in structure.composition.elements:
+        radius = float(element.atomic_radius or 1.5)
+        for i in range(settings.n_elemental):
+            kind = "bcc" if i % 2 else "fcc"
+            scale = 1.0 + rng.uniform(-0.1, 0.1)
+            if kind == "fcc":
+                a = 2 * np.sqrt(2) * radius * scale
+                cell = PmgStructure.from_spacegroup(
+                    "Fm-3m", Lattice.cubic(a), [element], [[0, 0, 0]]
+                )
+            else:
+                a = 4 * radius / np.sqrt(3) * scale
+                cell = PmgStructure.from_spacegroup(
+                    "Im-3m", Lattice.cubic(a), [element], [[0, 0, 0]]
+                )
+            out.append(_perturb(cell, rng, settings.max_strain, settings.max_rattle))
+    return out
+
+
+def _perturb(
+    structure: Structure, rng: np.random.Generator, max_strain: float, max_rattle: float
+) -> Structure:
+    from pymatgen.core import Lattice
+    from pymatgen.core import Structure as PmgStructure
+
+    strain = rng.uniform(-max_strain, max_strain, size=(3, 3))
+    strain = 0.5 * (strain + strain.T)
+    deformation = np.eye(3) + strain
+    sigma = rng.uniform(0.0, max_rattle)
+    coords = structure.cart_coords @ deformation + rng.normal(0.0, sigma, (len(structure), 3))
+    return PmgStructure(
+        Lattice(structure.lattice.matrix @ deformation),
+        structure.species,
+        coords,
+        coords_are_cartesian=True,
+    )
+
+
+def label_with_chgnet(structures: list[Structure]) -> list:
+    """Label structures with CHGNet (weights ship in its wheel, no download).
+
+    Parameters
+    ----------
+    structures
+        Structures to label.
+
+    Returns
+    -------
+    list of mlip_finetune.schemas.dft.StaticDocument
+        Energy (eV), forces (eV/Å), stress (GPa, ASE sign), engine ``"chgnet"``.
+    """
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    from mlip_finetune.schemas.dft import StaticDocument
+    from mlip_finetune.units import EV_PER_A3_TO_GPA
+
+    calc = CHGNetCalculator(model=CHGNet.load(verbose=False), use_device="cpu")
+    docs = []
+    for i, struct in enumerate(structures):
+        atoms = struct.to_ase_atoms()
+        atoms.calc = calc
+        start = time.perf_counter()
+        energy = float(atoms.get_potential_energy())
+        forces = atoms.get_forces()
+        stress = atoms.get_stress(voigt=False) * EV_PER_A3_TO_GPA
+        docs.append(
+            StaticDocument(
+                label=f"chgnet {i}",
+                structure=struct,
+                energy=energy,
+                forces=forces.tolist(),
+                stress=stress.tolist(),
+                engine="chgnet",
+                settings={},
+                kpoints=[1, 1, 1],
+                wall_time_s=time.perf_counter() - start,
+                converged=True,
+            )
+        )
+    return docs
+
+
+def build_standin_foundation(
+    structure: Structure,
+    cache_dir: str | Path | None = None,
+    settings: StandinSettings | None = None,
+    *,
+    force: bool = False,
+) -> FoundationModel:
+    """Build (or load from cache) the CHGNet-distilled stand-in foundation for a material.
+
+    Parameters
+    ----------
+    structure
+        The material the stand-in must cover.
+    cache_dir
+        Cache root; default ``MLIPFinetuneSettings().cache_dir``. The model lands in
+        ``<cache_dir>/standin/<key>/standin.model`` with ``standin.json`` beside it.
+    settings
+        Build settings; part of the cache key.
+    force
+        Rebuild even when cached.
+
+    Returns
+    -------
+    FoundationModel
+        ``is_standin=True``, name ``"standin"``.
+    """
+    from mlip_finetune.fitting.dataset import write_extxyz
+    from mlip_finetune.fitting.mace_backend import build_mace_train_args, run_mace_train
+    from mlip_finetune.settings import get_settings
+
+    settings = settings or StandinSettings()
+    root = Path(cache_dir) if cache_dir is not None else get_settings().cache_dir
+    directory = root / "standin" / _key(structure, settings)
+    model_path = directory / "standin.model"
+    report_path = directory / "standin.json"
+    if model_path.is_file() and report_path.is_file() and not force:
+        report = StandinReport.model_validate_json(report_path.read_text())
+        logger.info("Using cached stand-in foundation %s", model_path)
+        return _as_foundation(report)
+
+    directory.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    structures = standin_structures(structure, settings)
+    logger.info("Stand-in: labelling %d structures with CHGNet", len(structures))
+    docs = label_with_chgnet(structures)
+    rng = np.random.default_rng(settings.seed)
+    order = rng.permutation(len(docs))
+    n_valid = max(2, len(docs) // 10)
+    valid = [docs[i] for i in order[:n_valid]]
+    train = [docs[i] for i in order[n_valid:]]
+    write_extxyz(train, directory / "train.xyz")
+    write_extxyz(valid, directory / "valid.xyz")
+    args = build_mace_train_args(
+        settings.train.model_copy(update={"seed": settings.seed}),
+        strategy=FineTuneStrategy.SCRATCH,
+        name="standin",
+        train_file=directory / "train.xyz",
+        valid_file=directory / "valid.xyz",
+        work_dir=directory,
+        device="cpu",
+    )
+    logger.info("Stand-in: training a small MACE on CHGNet labels")
+    result = run_mace_train(
+        args,
+        directory,
+        label="stand-in",
+        on_epoch=lambda r: logger.info(
+            "stand-in epoch %d: loss %.4g, force MAE %.1f meV/Å", r.epoch, r.loss, r.force_mae
+        ),
+    )
+    last = result.epochs[-1] if result.epochs else None
+    from chgnet import __version__ as chgnet_version
+
+    report = StandinReport(
+        model_path=str(model_path.resolve()),
+        sha256=sha256_file(result.model_path),
+        elements=[el.symbol for el in structure.composition.elements],
+        formula=structure.composition.reduced_formula,
+        n_structures=len(docs),
+        teacher=f"CHGNet {chgnet_version}",
+        build_time_s=time.perf_counter() - start,
+        valid_force_mae=last.force_mae if last else None,
+        valid_energy_mae=last.energy_mae if last else None,
+        settings=settings.model_dump(mode="json") | {"versions": package_versions()},
+    )
+    report_path.write_text(report.model_dump_json(indent=2))
+    logger.info("Stand-in built in %.0f s: %s", report.build_time_s, model_path)
+    return _as_foundation(report)
+
+
+def _as_foundation(report: StandinReport) -> FoundationModel:
+    return FoundationModel(
+        name=STANDIN,
+        path=report.model_path,
+        sha256=report.sha256,
+        is_standin=True,
+        description=(
+            f"STAND-IN: small MACE distilled from {report.teacher} on {report.n_structures} "
+            f"{report.formula} structures (not MACE-MP-0b3)"
+        ),
+    )

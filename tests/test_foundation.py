@@ -1,0 +1,59 @@
+import shutil
+
+import pytest
+
+from mlip_finetune.foundation import (
+    FoundationModelUnavailableError,
+    UnsupportedElementError,
+    check_model_elements,
+    expected_cache_path,
+    model_elements,
+    resolve_foundation_model,
+)
+from mlip_finetune.utils import sha256_file
+
+
+def test_resolve_path(random_mace_si):
+    model = resolve_foundation_model(str(random_mace_si))
+    assert model.path == str(random_mace_si.resolve())
+    assert model.sha256 == sha256_file(random_mace_si)
+    assert len(model.sha256) == 64
+    assert not model.is_standin
+
+
+def test_named_model_is_taken_from_mace_cache(tmp_path, monkeypatch, random_mace_si):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cached = expected_cache_path("medium-0b3")
+    assert cached == tmp_path / "mace" / "macemp0b3mediummodel"
+    cached.parent.mkdir(parents=True)
+    shutil.copy(random_mace_si, cached)
+    model = resolve_foundation_model("medium-0b3")
+    assert model.name == "medium-0b3"
+    assert model.path == str(cached)
+    assert model.sha256 == sha256_file(random_mace_si)
+
+
+def test_unknown_name_is_a_clear_error():
+    with pytest.raises(FoundationModelUnavailableError, match="neither an existing file"):
+        resolve_foundation_model("no-such-model")
+
+
+def test_offline_download_failure_says_where_to_put_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    import mace.calculators.foundations_models as fm
+
+    def offline(model):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(fm, "download_mace_mp_checkpoint", offline)
+    with pytest.raises(FoundationModelUnavailableError) as err:
+        resolve_foundation_model("medium-0b3")
+    assert str(tmp_path / "mace" / "macemp0b3mediummodel") in str(err.value)
+    assert "standin" in str(err.value)
+
+
+def test_model_elements(random_mace_nacl):
+    assert model_elements(random_mace_nacl) == [11, 17]
+    check_model_elements(random_mace_nacl, [11, 17, 11])
+    with pytest.raises(UnsupportedElementError, match="Si"):
+        check_model_elements(random_mace_nacl, [11, 14])
