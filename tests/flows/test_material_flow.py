@@ -1,5 +1,6 @@
 """End to end: the tutorial's flow on a 2-atom Si cell with real GPAW and real MACE training."""
 
+import ast
 import importlib.util
 import json
 from pathlib import Path
@@ -83,7 +84,14 @@ def test_finetune_document(tutorial_run):
     assert out["hyperparameters"]["lr"] == 0.01
     assert out["hyperparameters"]["weight_decay"] == 5e-3
     assert len(out["epochs"]) >= 10
-    assert set(out["e0s"]) == {"14"} or set(out["e0s"]) == {14}
+    # E0s are explicit (the foundation's) and what the trained model holds; DFT energies
+    # were moved onto the foundation's zero by a recorded per-element shift
+    passed = ast.literal_eval(out["mace_args"][out["mace_args"].index("--E0s") + 1])
+    assert {int(z): e for z, e in out["e0s"].items()} == pytest.approx(passed)
+    assert "least-squares" in out["e0s_source"]
+    assert [int(z) for z in out["dft_energy_shift"]] == [14]
+    # after the shift the foundation has no systematic per-atom energy offset left
+    assert abs(out["foundation_validation"]["energy_offset_per_atom"]) < 0.2
     assert out["validation"]["force_mae"] < out["foundation_validation"]["force_mae"]
 
 

@@ -14,9 +14,10 @@ from mlip_finetune.schemas.fitting import FineTuneDocument
 logger = logging.getLogger(__name__)
 
 _E0S_EXPLAINED = {
-    "estimated": "foundation E0s corrected by a least-squares fit of the foundation's energy "
-    "errors on the training set (mace --E0s estimated)",
-    "foundation": "the foundation model's own E0s (mace --E0s foundation)",
+    "estimated": "the foundation's E0s, passed explicitly; DFT energies shifted onto the "
+    "foundation's zero by a per-element least-squares fit on the training set "
+    "(mlip_finetune.fitting.e0s.estimate_energy_shift)",
+    "foundation": "the foundation model's own E0s, passed explicitly; DFT energies unshifted",
     "average": "least-squares average over the training set (mace --E0s average)",
 }
 
@@ -133,16 +134,6 @@ def _as_static(doc: object):
     return doc if isinstance(doc, StaticDocument) else StaticDocument.model_validate(doc)
 
 
-def model_e0s(model_path: str) -> dict[int, float]:
-    """Read the isolated-atom energies {Z: eV} stored in a MACE model file."""
-    from mlip_finetune.calculators import mace_calculator
-
-    model = mace_calculator(model_path, device="cpu").models[0]
-    energies = model.atomic_energies_fn.atomic_energies.detach().cpu().numpy().reshape(-1)
-    zs = [int(z) for z in model.atomic_numbers]
-    return {z: float(e) for z, e in zip(zs, energies[: len(zs)], strict=True)}
-
-
 @job(output_schema=FineTuneDocument)
 def finetune_job(
     training_data: object,
@@ -177,6 +168,7 @@ def finetune_job(
     """
     from mlip_finetune.calculators import mace_calculator, resolve_device
     from mlip_finetune.evaluation.metrics import energy_offset_per_atom, validation_metrics
+    from mlip_finetune.fitting.e0s import estimate_energy_shift, model_e0s, shift_energies
     from mlip_finetune.fitting.dataset import write_extxyz
     from mlip_finetune.fitting.mace_backend import build_mace_train_args, run_mace_train
     from mlip_finetune.utils import package_versions, sha256_file
@@ -185,6 +177,15 @@ def finetune_job(
     train, valid = split_statics(training_data, statics)
     work_dir = Path.cwd()
     device = resolve_device(device)
+    energy_shift: dict[int, float] = {}
+    if strategy is FineTuneStrategy.TRANSFER and settings.E0s in ("estimated", "foundation"):
+        if settings.E0s == "estimated":
+            energy_shift = estimate_energy_shift(foundation_model_path, train)
+            train, valid = shift_energies(train, energy_shift), shift_energies(valid, energy_shift)
+        e0s_source = _E0S_EXPLAINED[settings.E0s]
+        settings = settings.model_copy(update={"E0s": repr(model_e0s(foundation_model_path))})
+    else:
+        e0s_source = _E0S_EXPLAINED.get(settings.E0s, f"given: {settings.E0s}")
     name = f"finetuned_{strategy.value}"
     args = build_mace_train_args(
         settings,
@@ -236,7 +237,8 @@ def finetune_job(
         mace_args=result.args,
         multihead_active=result.multihead_active,
         e0s=model_e0s(result.model_path),
-        e0s_source=_E0S_EXPLAINED.get(settings.E0s, f"given: {settings.E0s}"),
+        dft_energy_shift=energy_shift,
+        e0s_source=e0s_source,
         n_train_structures=len(train),
         n_train_atoms=sum(len(s.structure) for s in train),
         n_valid_structures=len(valid),

@@ -26,6 +26,11 @@ class FineTuneDocument(BaseModel):
     )
     e0s: dict[int, float] = Field(description="Isolated-atom energies in the model {Z: eV}.")
     e0s_source: str = Field(description="How E0s were obtained (mace's --E0s value, explained).")
+    dft_energy_shift: dict[int, float] = Field(
+        default_factory=dict,
+        description="Per-element shift δ_Z (eV/atom) subtracted from DFT energies before "
+        "training, moving them onto the foundation's energy zero; empty when unshifted.",
+    )
     n_train_structures: int
     n_train_atoms: int
     n_valid_structures: int
