@@ -18,7 +18,9 @@ def test_standin_structures(si_primitive):
     assert [len(s) for s in structures[10:]] == [4, 2, 4, 2]
     assert all(s.composition.reduced_formula == "Si" for s in structures[10:])
     again = standin_structures(si_primitive, settings)
-    assert all(np.allclose(a.cart_coords, b.cart_coords) for a, b in zip(structures, again))
+    assert all(
+        np.allclose(a.cart_coords, b.cart_coords) for a, b in zip(structures, again, strict=True)
+    )
 
 
 def test_tiny_standin_is_labelled_and_cached(tiny_standin, si_primitive):

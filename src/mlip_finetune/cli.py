@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,12 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from mlip_finetune import __version__
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from pymatgen.core import Structure
+
+    from mlip_finetune.foundation import FoundationModel
 
 app = typer.Typer(
     help="Fine-tune a foundation MACE potential for one material's phonons "
@@ -44,7 +50,7 @@ def main(
     """Fine-tune foundation MLIPs for phonon and thermal properties."""
 
 
-def _setup_logging(verbose: bool) -> None:
+def _setup_logging(*, verbose: bool) -> None:
     handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger()
@@ -54,7 +60,7 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-def _read_structure(path: Path):
+def _read_structure(path: Path) -> Structure:
     from pymatgen.core import Structure
 
     if not path.is_file():
@@ -65,7 +71,9 @@ def _read_structure(path: Path):
         raise typer.BadParameter(f"cannot read a crystal structure from {path}: {exc}") from exc
 
 
-def _foundation(spec: str, structure, *, allow_standin_fallback: bool):
+def _foundation(
+    spec: str, structure: Structure, *, allow_standin_fallback: bool
+) -> FoundationModel:
     from mlip_finetune.foundation import (
         STANDIN,
         FoundationModelUnavailableError,
@@ -91,7 +99,7 @@ def _foundation(spec: str, structure, *, allow_standin_fallback: bool):
         return build_standin_foundation(structure)
 
 
-def _build_standin(structure):
+def _build_standin(structure: Structure) -> FoundationModel:
     from mlip_finetune.standin import build_standin_foundation
 
     start = time.perf_counter()
@@ -105,7 +113,7 @@ def _build_standin(structure):
 
 
 @app.command()
-def run(
+def run(  # noqa: PLR0917  (typer maps options to parameters)
     structure_file: Annotated[Path, typer.Argument(help="CIF, POSCAR or any pymatgen format.")],
     foundation_model: Annotated[
         str,
@@ -135,7 +143,7 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the whole per-material pipeline locally and print the comparison table."""
-    _setup_logging(verbose)
+    _setup_logging(verbose=verbose)
     from jobflow import run_locally
 
     from mlip_finetune.flows.presets import material_flow_maker
@@ -179,7 +187,7 @@ def run(
     console.print(f"store: {store_path}   (mlip-finetune results --store {store_path})")
 
 
-def _print_report(report) -> None:
+def _print_report(report: dict | BaseModel) -> None:
     data = report if isinstance(report, dict) else report.model_dump(mode="json")
     table = Table(
         title=f"{data['material_label']} ({data['formula']}): models vs DFT "
@@ -285,7 +293,7 @@ def standin_build(
     force: Annotated[bool, typer.Option(help="Rebuild even if cached.")] = False,
 ) -> None:
     """Build (or show the cached) CHGNet-distilled stand-in foundation for a material."""
-    _setup_logging(False)
+    _setup_logging(verbose=False)
     from mlip_finetune.standin import build_standin_foundation
 
     structure = _read_structure(structure_file)

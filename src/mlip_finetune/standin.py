@@ -118,9 +118,10 @@ def standin_structures(structure: Structure, settings: StandinSettings) -> list[
     while len(prim) * reps**3 < settings.min_supercell_atoms:
         reps += 1
     base = prim * (reps, reps, reps) if reps > 1 else prim.copy()
-    out = []
-    for _ in range(settings.n_material):
-        out.append(_perturb(base, rng, settings.max_strain, settings.max_rattle))
+    out = [
+        _perturb(base, rng, settings.max_strain, settings.max_rattle)
+        for _ in range(settings.n_material)
+    ]
     for element in structure.composition.elements:
         radius = float(element.atomic_radius or 1.5)
         for i in range(settings.n_elemental):
@@ -241,8 +242,14 @@ def build_standin_foundation(
     report_path = directory / "standin.json"
     if model_path.is_file() and report_path.is_file() and not force:
         report = StandinReport.model_validate_json(report_path.read_text())
+        if sha256_file(model_path) != report.sha256:
+            raise RuntimeError(
+                f"Cached stand-in {model_path} does not match its recorded sha256; delete "
+                f"{directory} to rebuild it."
+            )
         logger.info("Using cached stand-in foundation %s", model_path)
-        return _as_foundation(report)
+        # the cache may have been moved: trust the directory, not the recorded path
+        return _as_foundation(report.model_copy(update={"model_path": str(model_path.resolve())}))
 
     directory.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

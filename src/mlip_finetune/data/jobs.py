@@ -41,8 +41,9 @@ class TrainingDataMaker(Maker):
     """Make the fine-tuning configurations of one material (paper §4.2).
 
     One rattled configuration per volume scale: MC rattle (hiphive), lattice jitter, volume
-    set to V0·(1 + scale) of the unperturbed supercell, fixed-cell FIRE relaxation with the foundation model, ``n_frames`` frames equally
-    spaced in energy per trajectory. With the defaults this gives the paper's 5 trajectories x
+    set to V0·(1 + scale) of the unperturbed supercell, fixed-cell FIRE relaxation with the
+    foundation model, ``n_frames`` frames equally spaced in energy per trajectory. With the
+    defaults this gives the paper's 5 trajectories x
     4 frames = 20 frames, of which the 4 of the 0 % trajectory are validation data.
 
     Parameters

@@ -6,9 +6,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobflow import Maker, job
+from jobflow import Job, Maker, job
 
 from mlip_finetune.fitting.strategies import FineTuneStrategy, MaceTrainSettings, default_settings
+from mlip_finetune.schemas.dft import StaticDocument
 from mlip_finetune.schemas.fitting import FineTuneDocument
 
 logger = logging.getLogger(__name__)
@@ -49,10 +50,11 @@ class FineTuneMaker(Maker):
         training_data: object,
         statics: list,
         foundation_model_path: str,
+        *,
         foundation_name: str = "foundation",
         foundation_sha256: str | None = None,
         foundation_is_standin: bool = False,
-    ):
+    ) -> Job:
         """Return the training job.
 
         Parameters
@@ -128,9 +130,7 @@ def _get(obj: object, key: str) -> object:
     return obj[key] if isinstance(obj, dict) else getattr(obj, key)
 
 
-def _as_static(doc: object):
-    from mlip_finetune.schemas.dft import StaticDocument
-
+def _as_static(doc: object) -> StaticDocument:
     return doc if isinstance(doc, StaticDocument) else StaticDocument.model_validate(doc)
 
 
@@ -168,8 +168,8 @@ def finetune_job(
     """
     from mlip_finetune.calculators import mace_calculator, resolve_device
     from mlip_finetune.evaluation.metrics import energy_offset_per_atom, validation_metrics
-    from mlip_finetune.fitting.e0s import estimate_energy_shift, model_e0s, shift_energies
     from mlip_finetune.fitting.dataset import write_extxyz
+    from mlip_finetune.fitting.e0s import estimate_energy_shift, model_e0s, shift_energies
     from mlip_finetune.fitting.mace_backend import build_mace_train_args, run_mace_train
     from mlip_finetune.utils import package_versions, sha256_file
 

@@ -6,13 +6,13 @@ strategy means adding an Enum member, its defaults in :func:`default_settings` a
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 
-class FineTuneStrategy(str, Enum):
+class FineTuneStrategy(StrEnum):
     """How the foundation model is adapted (paper Fig. 1, §3.1)."""
 
     #: All weights updated on the fine-tuning data only (mace-torch, paper "Transfer").
@@ -67,7 +67,9 @@ class MaceTrainSettings(BaseModel):
     model: str = Field(default="MACE", description="mace model class for scratch training.")
     r_max: float = Field(default=6.0, description="Cutoff radius for scratch training (Å).")
     num_channels: int = Field(default=128, description="Channels for scratch training.")
-    max_L: int = Field(default=1, description="Max L of messages for scratch training.")
+    max_L: int = Field(  # noqa: N815  (mace's own argument name)
+        default=1, description="Max L of messages for scratch training."
+    )
     num_interactions: int = Field(default=2, description="Interaction layers (scratch).")
     correlation: int = Field(default=3, description="Body order - 1 (scratch).")
     extra_args: dict[str, str] = Field(

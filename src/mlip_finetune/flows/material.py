@@ -28,7 +28,9 @@ def frame_structures(training_data: object) -> list:
 
 
 @job
-def phonon_displacements(structure: Structure, supercell_matrix: list, displacement: float):
+def phonon_displacements(
+    structure: Structure, supercell_matrix: list, displacement: float
+) -> list[Structure]:
     """Return phonopy's displaced supercells of a structure (for DFT statics)."""
     from mlip_finetune.evaluation.phonons import displaced_supercells
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from mlip_finetune.data.jobs import TrainingDataMaker
 from mlip_finetune.data.utils import SupercellProtocol
@@ -14,13 +14,13 @@ from mlip_finetune.fitting.strategies import FineTuneStrategy, default_settings
 from mlip_finetune.flows.material import MaterialFlowMaker
 
 
-class RunPreset(str, Enum):
+class RunPreset(StrEnum):
     """Sizes of one material run.
 
     ``paper``: the paper's settings (§4.1–4.3): large 10–15 Å supercells, FIRE to 1e-4 eV/Å,
     DFT at 520 eV and 0.1 Å⁻¹, 200 epochs, 20 Å phonon supercells. For clusters.
     ``local``: the paper's protocol sized for a 2-core machine: small 5–10 Å supercells,
-    cheaper DFT (:meth:`DFTSettings.local`), 100 epochs, phonon supercells of ≥ 5 Å.
+    cheaper DFT (:meth:`DFTSettings.local`), 100 epochs, phonon supercells of ≥ 7 Å.
     ``test``: primitive cells, very cheap DFT, a few epochs; for the test suite.
     """
 
@@ -62,13 +62,13 @@ def material_flow_maker(
     if preset is RunPreset.PAPER:
         dft = DFTSettings.paper()
         data = TrainingDataMaker(protocol=SupercellProtocol.LARGE, fmax=1e-4, device=device)
-        epochs, relax_fmax, min_length, mesh = 200, 5e-4, 20.0, 20.0
+        epochs, relax_fmax, min_length, mesh = 200, 5e-4, 20.0, 50.0
     elif preset is RunPreset.LOCAL:
         dft = DFTSettings.local()
         data = TrainingDataMaker(
             protocol=SupercellProtocol.SMALL, fmax=1e-4, max_steps=1000, device=device
         )
-        epochs, relax_fmax, min_length, mesh = 100, 1e-3, 5.0, 15.0
+        epochs, relax_fmax, min_length, mesh = 100, 1e-3, 7.0, 50.0
     else:
         dft = DFTSettings.test()
         data = TrainingDataMaker(
