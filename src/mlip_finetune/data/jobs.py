@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -215,6 +216,7 @@ def generate_training_data(
             f"{foundation_model_path} has SHA-256 {actual_sha256}, the job expected "
             f"{foundation_model_sha256}"
         )
+    start_time = time.perf_counter()
     calculator = mace_calculator(foundation_model_path, device=maker.device)
     check_model_elements(foundation_model_path, [el.Z for el in structure.composition.elements])
 
@@ -293,4 +295,5 @@ def generate_training_data(
         seed=maker.seed,
         foundation_model_path=str(foundation_model_path),
         foundation_model_sha256=foundation_model_sha256,
+        wall_time_s=time.perf_counter() - start_time,
     )

@@ -53,3 +53,4 @@ class TrainingDataDocument(BaseModel):
     seed: int
     foundation_model_path: str
     foundation_model_sha256: str
+    wall_time_s: float = Field(default=0.0, description="Wall time of the whole stage (s).")

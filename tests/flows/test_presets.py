@@ -1,0 +1,35 @@
+import pytest
+
+from mlip_finetune.data.utils import SupercellProtocol
+from mlip_finetune.fitting.strategies import FineTuneStrategy
+from mlip_finetune.flows.presets import RunPreset, material_flow_maker
+
+
+def test_paper_preset_follows_the_paper():
+    maker = material_flow_maker(RunPreset.PAPER)
+    assert maker.training_data_maker.protocol == SupercellProtocol.LARGE
+    assert maker.training_data_maker.fmax == 1e-4
+    settings = maker.static_maker.settings
+    assert (settings.ecut, settings.kspacing) == (520.0, 0.1)
+    (ft,) = maker.finetune_makers
+    assert ft.strategy is FineTuneStrategy.TRANSFER
+    assert ft.hyperparameters.max_num_epochs == 200
+    assert maker.phonon_min_length == 20.0
+
+
+def test_local_and_test_presets_share_the_protocol():
+    for preset in ("local", "test"):
+        maker = material_flow_maker(preset, strategies=("transfer", "scratch"))
+        data = maker.training_data_maker
+        assert data.volume_scales == (-0.05, -0.025, 0.0, 0.025, 0.05)
+        assert (data.rattle_amplitude, data.lattice_jitter, data.n_frames) == (0.1, 0.02, 4)
+        assert [m.strategy for m in maker.finetune_makers] == ["transfer", "scratch"]
+        # one DFT settings object for the training statics and the reference phonons
+        assert maker.relax_maker.settings == maker.static_maker.settings
+
+
+def test_bad_names_fail_when_the_flow_is_built():
+    with pytest.raises(ValueError, match="nope"):
+        material_flow_maker("nope")
+    with pytest.raises(ValueError, match="lora_of_my_dreams"):
+        material_flow_maker("local", strategies=("lora_of_my_dreams",))

@@ -1,0 +1,75 @@
+"""The command line: bad input fails readably; `run` works end to end on the tiny case."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from mlip_finetune.cli import app
+
+runner = CliRunner(env={"COLUMNS": "250", "TERMINAL_WIDTH": "250"})
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert "mlip-finetune 0.1.0" in result.output
+
+
+def test_missing_structure_file(tmp_path):
+    result = runner.invoke(app, ["run", str(tmp_path / "nope.cif")])
+    assert result.exit_code != 0
+    assert "does not exist" in result.output
+
+
+def test_unreadable_structure_file(tmp_path):
+    bad = tmp_path / "bad.cif"
+    bad.write_text("this is not a crystal\n")
+    result = runner.invoke(app, ["run", str(bad)])
+    assert result.exit_code != 0
+    assert "cannot read a crystal structure" in result.output
+
+
+def test_unavailable_foundation_without_fallback(tmp_path, monkeypatch, si_primitive):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    import mace.calculators.foundations_models as fm
+
+    def offline(model):
+        raise OSError("offline")
+
+    monkeypatch.setattr(fm, "download_mace_mp_checkpoint", offline)
+    cif = tmp_path / "Si.cif"
+    si_primitive.to(filename=str(cif))
+    result = runner.invoke(app, ["run", str(cif), "--no-fallback"])
+    assert result.exit_code == 2
+    assert "macemp0b3mediummodel" in result.output.replace("\n", "")
+
+
+def test_results_on_empty_store(tmp_path):
+    (tmp_path / "store").mkdir()
+    result = runner.invoke(app, ["results", "--store", str(tmp_path / "store"), "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == []
+
+
+@pytest.mark.slow
+@pytest.mark.dft
+def test_run_test_preset(tmp_path, monkeypatch, si_primitive, tiny_standin):
+    monkeypatch.chdir(tmp_path)
+    cif = tmp_path / "Si2.cif"
+    si_primitive.to(filename=str(cif))
+    result = runner.invoke(
+        app,
+        ["run", str(cif), "--foundation-model", tiny_standin.path, "--preset", "test"],
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Si2 (Si): models vs DFT" in out
+    assert "phonon MAE (THz)" in out
+    assert "store:" in out
+    listed = runner.invoke(
+        app, ["results", "--store", str(tmp_path / "mlip_finetune_runs" / "store"), "--json"]
+    )
+    (material,) = json.loads(listed.output)
+    assert material["material"] == "Si2"
+    assert [m["label"] for m in material["models"]] == ["foundation", "transfer"]
