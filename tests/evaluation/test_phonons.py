@@ -80,6 +80,9 @@ def test_document_is_complete_and_physical(cu_doc, cu_relaxed):
     assert cu_doc.displacement == pytest.approx(0.01)
     assert cu_doc.mesh == MESH
     assert sum(cu_doc.mesh_weights) == 20**3
+    # the full grid, so models relaxed to slightly different cells share every q-point
+    assert len(cu_doc.mesh_qpoints) == 20**3
+    assert set(cu_doc.mesh_weights) == {1}
     assert len(cu_doc.mesh_qpoints) == len(cu_doc.mesh_frequencies) == len(cu_doc.mesh_weights)
     assert all(len(f) == 3 for f in cu_doc.mesh_frequencies)
     assert all(np.all(np.diff(f) >= 0) for f in cu_doc.mesh_frequencies)
@@ -102,6 +105,14 @@ def test_document_is_complete_and_physical(cu_doc, cu_relaxed):
     assert cu_doc.thermal_300k.entropy > 0
     assert np.allclose(cu_doc.structure.lattice.matrix, cu_relaxed.lattice.matrix)
     assert cu_doc.structure.species == cu_relaxed.species
+
+
+def test_mae_between_slightly_different_relaxations(cu_relaxed, cu_matrix, cu_doc):
+    # a 1e-4 relative strain (two relaxations of one crystal) must not break the comparison
+    strained = cu_relaxed.copy()
+    strained.apply_strain(1e-4)
+    other = phonon_document_from_calculator(strained, EMT(), "strained", cu_matrix, mesh=[20] * 3)
+    assert 0 < phonon_frequency_mae(other, cu_doc) < 0.01
 
 
 def test_self_mae_is_zero(cu_doc):

@@ -406,8 +406,8 @@ def phonon_document_from_forces(
     -------
     PhononDocument
         Every field filled. Mesh frequencies are sorted per q-point. The imaginary-mode flag
-        uses the paper's -1e-4 THz threshold at the mesh q-points *and* the supercell's
-        commensurate q-points (paper §4.6), excluding the three acoustic modes at Γ.
+        uses the paper's -1e-4 THz threshold at the supercell's commensurate q-points
+        (paper §4.6), excluding the three acoustic modes at Γ.
 
     Raises
     ------
@@ -430,14 +430,23 @@ def phonon_document_from_forces(
     phonon.produce_force_constants(fc_calculator=fc_calculator, show_drift=False)
 
     divisions = resolve_mesh(get_pmg_structure(phonon.unitcell), mesh)
-    phonon.run_mesh(divisions, is_gamma_center=True, with_eigenvectors=False)
+    # The full grid, not phonopy's irreducible wedge: which representative q-point phonopy
+    # picks for a star depends on the order of the symmetry operations it finds, which
+    # differs between two relaxations of the same crystal at the 1e-4 Å level. On the full
+    # Γ-centred grid every model's q-points coincide with the reference's by construction
+    # (n_q·3N stays ~1e4 floats for a length-based mesh, whatever the cell size).
+    phonon.run_mesh(
+        divisions, is_gamma_center=True, is_mesh_symmetry=False, with_eigenvectors=False
+    )
     qpoints = np.asarray(phonon.mesh.qpoints, dtype=float)
     weights = np.asarray(phonon.mesh.weights, dtype=int)
     mesh_freqs = np.sort(np.asarray(phonon.mesh.frequencies, dtype=float), axis=1)
 
     gamma_freqs = np.sort(phonon.get_frequencies([0.0, 0.0, 0.0]))
     acoustic, gamma_optical = _gamma_acoustic(gamma_freqs)
-    candidates = [gamma_optical, mesh_freqs[~_is_gamma(qpoints)].ravel()]
+    # Paper §4.6: only the supercell's commensurate q-points (where the force constants are
+    # exact) count; interpolated mesh points would flag tiny interpolation artefacts.
+    candidates = [gamma_optical]
     commensurate = np.asarray(get_commensurate_points(phonon.supercell_matrix), dtype=float)
     commensurate = commensurate[~_is_gamma(commensurate)]
     if len(commensurate):

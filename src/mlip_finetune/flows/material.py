@@ -69,7 +69,7 @@ class MaterialFlowMaker(Maker):
         3×3 supercell matrix for all phonon calculations; None derives it from
         ``phonon_min_length``.
     phonon_min_length
-        Minimum supercell side (Å) when the matrix is None (paper: 20 Å; local runs less).
+        Minimum supercell side (Å) when the matrix is None (paper §4.1: 20 Å).
     displacement
         Finite displacement (Å).
     phonon_mesh
@@ -86,9 +86,9 @@ class MaterialFlowMaker(Maker):
     relax_maker: RelaxMaker | None = field(default_factory=RelaxMaker)
     ml_phonon_maker: MLPhononMaker = field(default_factory=MLPhononMaker)
     phonon_supercell_matrix: list[list[int]] | None = None
-    phonon_min_length: float = 10.0
+    phonon_min_length: float = 20.0
     displacement: float = 0.01
-    phonon_mesh: list[int] | float = 20.0
+    phonon_mesh: list[int] | float = 50.0
     report_dir: str | None = None
 
     def make(

@@ -10,7 +10,7 @@ class ThermalProperties(BaseModel):
     """Harmonic thermal properties at one temperature (phonopy ``run_thermal_properties``)."""
 
     temperature: float = Field(description="Temperature (K).")
-    heat_capacity: float = Field(description="C_V per formula unit of the unit cell (J/K/mol).")
+    heat_capacity: float = Field(description="C_V per mole of unit cells (J/K/mol, phonopy).")
     entropy: float = Field(description="Vibrational entropy (J/K/mol).")
     free_energy: float = Field(description="Helmholtz free energy (kJ/mol).")
 
@@ -25,8 +25,10 @@ class PhononDocument(BaseModel):
     n_displacements: int = Field(description="Number of displaced supercells.")
     fc_calculator: str = Field(description="Force-constant solver ('symfc' or 'traditional').")
     mesh: list[int] = Field(description="q-point mesh used for MAE/DOS/thermal (Γ-centred).")
-    mesh_qpoints: list[list[float]] = Field(description="Irreducible q-points (reduced coords).")
-    mesh_weights: list[int] = Field(description="Multiplicity of each irreducible q-point.")
+    mesh_qpoints: list[list[float]] = Field(
+        description="q-points of the full Γ-centred grid (reduced coords, no symmetry reduction)."
+    )
+    mesh_weights: list[int] = Field(description="Weight of each q-point (1 on the full grid).")
     mesh_frequencies: list[list[float]] = Field(
         description="Frequencies on the mesh, shape (n_q, 3·n_atoms), THz, sorted per q; "
         "imaginary modes are negative."
@@ -42,8 +44,8 @@ class PhononDocument(BaseModel):
     max_frequency: float = Field(description="Largest frequency on the mesh (THz).")
     min_frequency: float = Field(description="Smallest frequency on the mesh (THz).")
     has_imaginary_modes: bool = Field(
-        description="Any frequency below -1e-4 THz at mesh q-points, excluding the three "
-        "acoustic modes at Γ (paper §4.6 threshold)."
+        description="Any frequency below -1e-4 THz at the supercell's commensurate q-points, "
+        "excluding the three acoustic modes at Γ (paper §4.6)."
     )
     acoustic_sum_rule_max: float = Field(
         description="Largest |frequency| of the three acoustic modes at Γ (THz)."
