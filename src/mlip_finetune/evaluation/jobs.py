@@ -22,7 +22,7 @@ from mlip_finetune.evaluation.phonons import (
     FcCalculator,
     Optimizer,
     displaced_supercells,
-    model_forces,
+    phonon_document_from_calculator,
     phonon_document_from_forces,
     phonon_supercell_matrix,
     relax_structure,
@@ -126,18 +126,19 @@ class MLPhononMaker(Maker):
                     self.max_steps,
                 )
         matrix = self.supercell_matrix or phonon_supercell_matrix(structure, self.min_length)
-        phonon, supercells = displaced_supercells(structure, matrix, self.displacement)
-        forces = model_forces(supercells, calculator)
-        return phonon_document_from_forces(
-            phonon,
-            forces,
-            label=label,
+        doc = phonon_document_from_calculator(
+            structure,
+            calculator,
+            label,
+            matrix,
+            displacement=self.displacement,
             mesh=self.mesh,
             fc_calculator=self.fc_calculator,
-            wall_time_s=time.perf_counter() - start,
             model_path=str(model_path),
             model_sha256=sha256_file(model_path),
         )
+        # report the relaxation too, not only the displacements
+        return doc.model_copy(update={"wall_time_s": time.perf_counter() - start})
 
 
 @job(output_schema=PhononDocument)
