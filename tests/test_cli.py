@@ -73,3 +73,4 @@ def test_run_test_preset(tmp_path, monkeypatch, si_primitive, tiny_standin):
     (material,) = json.loads(listed.output)
     assert material["material"] == "Si2"
     assert [m["label"] for m in material["models"]] == ["foundation", "transfer"]
+    assert "delta_dos" in material["models"][1]["phonon_property_errors_percent"]

@@ -200,9 +200,11 @@ def _print_report(report: dict | BaseModel) -> None:
         "S MAE (GPa)",
         "phonon MAE (THz)",
         "ω_max (THz)",
+        "ΔDOS (%)",
+        "C_V 300 K (%)",
         "imaginary",
     ):
-        table.add_column(col, justify="right" if "MAE" in col or "ω" in col else "left")
+        table.add_column(col, justify="left" if col in ("model", "imaginary") else "right")
     for row in data["rows"]:
         stress = row["stress_mae_gpa"]
         table.add_row(
@@ -212,6 +214,8 @@ def _print_report(report: dict | BaseModel) -> None:
             "-" if stress is None else f"{stress:.3f}",
             f"{row['phonon_mae_thz']:.3f}",
             f"{row['max_frequency_thz']:.2f}",
+            f"{row['phonon_property_errors']['delta_dos']:.1f}",
+            f"{row['phonon_property_errors']['heat_capacity_300k']:+.2f}",
             "yes" if row["has_imaginary_modes"] else "no",
         )
     table.add_row(
@@ -221,6 +225,8 @@ def _print_report(report: dict | BaseModel) -> None:
         "",
         "",
         f"{data['dft_max_frequency_thz']:.2f}",
+        "",
+        "",
         "yes" if data["dft_has_imaginary_modes"] else "no",
     )
     console.print(table)
@@ -271,6 +277,9 @@ def results(
                         "force_mae_mev_per_angstrom": row["force_mae_mev_per_angstrom"],
                         "energy_mae_mev_per_atom": row["energy_mae_mev_per_atom"],
                         "stress_mae_gpa": row["stress_mae_gpa"],
+                        "max_frequency_thz": row["max_frequency_thz"],
+                        "has_imaginary_modes": row["has_imaginary_modes"],
+                        "phonon_property_errors_percent": row["phonon_property_errors"],
                     }
                     for row in r["rows"]
                 ],

@@ -8,7 +8,7 @@ from ase.calculators.emt import EMT
 from pymatgen.core import Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-from mlip_finetune.evaluation.metrics import phonon_frequency_mae
+from mlip_finetune.evaluation.metrics import phonon_frequency_mae, phonon_property_errors
 from mlip_finetune.evaluation.phonons import (
     displaced_supercells,
     model_forces,
@@ -117,6 +117,8 @@ def test_mae_between_slightly_different_relaxations(cu_relaxed, cu_matrix, cu_do
 
 def test_self_mae_is_zero(cu_doc):
     assert phonon_frequency_mae(cu_doc, cu_doc) == 0.0
+    errors = phonon_property_errors(cu_doc, cu_doc)
+    assert all(value == 0.0 for value in errors.model_dump().values())
 
 
 def test_scaled_forces_scale_frequencies_by_sqrt(cu_relaxed, cu_matrix, cu_doc):
@@ -129,6 +131,18 @@ def test_scaled_forces_scale_frequencies_by_sqrt(cu_relaxed, cu_matrix, cu_doc):
     )
     assert phonon_frequency_mae(scaled, cu_doc) == pytest.approx(expected, rel=1e-6)
     assert scaled.max_frequency == pytest.approx(np.sqrt(scale) * cu_doc.max_frequency)
+    errors = phonon_property_errors(scaled, cu_doc)
+    # every frequency ×1.1: ω_max and ω_mean exactly +10 %
+    assert errors.max_frequency == pytest.approx(10.0, rel=1e-6)
+    assert errors.mean_frequency == pytest.approx(10.0, rel=1e-6)
+    # g(ω) → g(ω/1.1)/1.1 moves weight to higher ω: a clearly non-zero ΔDOS
+    assert 5.0 < errors.delta_dos < 200.0
+    # stiffer crystal: less heat capacity and vibrational entropy at 300 K
+    assert errors.heat_capacity_300k < 0
+    assert errors.entropy_300k < 0
+    # S_vib of a harmonic crystal shifts by -3R·ln(1.1) per mole of atoms at high T (±10 %)
+    shift = scaled.thermal_300k.entropy - cu_doc.thermal_300k.entropy
+    assert shift == pytest.approx(-3 * 8.314462618 * np.log(1.1), rel=0.1)
 
 
 def test_symfc_agrees_with_traditional(cu_relaxed, cu_matrix, cu_doc):

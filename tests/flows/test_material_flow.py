@@ -58,6 +58,10 @@ def test_report_finetuned_beats_foundation(tutorial_run):
     for row in rows.values():
         assert np.isfinite(row["phonon_mae_thz"])
         assert row["phonon_mae_thz"] > 0
+        errors = row["phonon_property_errors"]
+        assert set(errors) >= {"max_frequency", "delta_dos", "heat_capacity_300k"}
+        assert all(np.isfinite(v) for v in errors.values())
+        assert errors["delta_dos"] > 0
 
 
 def test_dft_statics_fan_out_and_documents(tutorial_run):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlip_finetune.schemas.evaluation import ValidationMetrics
+from mlip_finetune.schemas.evaluation import PhononPropertyErrors, ValidationMetrics
 from mlip_finetune.units import EV_PER_A3_TO_GPA, EV_TO_MEV
 
 if TYPE_CHECKING:
@@ -182,4 +182,54 @@ def validation_metrics(
         force_rmse=float(np.sqrt(np.mean(f**2))),
         stress_mae=float(np.mean(np.abs(s))),
         stress_rmse=float(np.sqrt(np.mean(s**2))),
+    )
+
+
+def _relative(value: float, reference: float) -> float:
+    return 100.0 * (value - reference) / reference if reference else float("nan")
+
+
+def phonon_property_errors(doc: PhononDocument, ref: PhononDocument) -> PhononPropertyErrors:
+    """Relative errors of ω_max, ω_mean, the DOS and 300 K thermal properties (paper §3.3–3.4).
+
+    Parameters
+    ----------
+    doc
+        Model phonons.
+    ref
+        Reference phonons on the same q-mesh (:func:`phonon_frequency_mae` checks apply).
+
+    Returns
+    -------
+    PhononPropertyErrors
+        Signed relative errors in %. ``mean_frequency`` uses the q-weighted mean over all
+        bands of the mesh; ΔDOS integrates ``|g_model − g_ref|`` on the reference's DOS grid
+        (trapezoidal rule, the model DOS linearly interpolated, zero outside its range) and
+        divides by ``∫ g_ref``. Thermal properties are phonopy's C_V (J/K/mol), S (J/K/mol)
+        and F (kJ/mol) at 300 K; F can be near zero, so its relative error can be large.
+
+    Raises
+    ------
+    ValueError
+        If the meshes differ (as in :func:`phonon_frequency_mae`).
+    """
+    phonon_frequency_mae(doc, ref)  # same mesh, same cell: raises otherwise
+
+    def mean_frequency(d: PhononDocument) -> float:
+        per_q = np.asarray(d.mesh_frequencies).mean(axis=1)
+        return float(np.average(per_q, weights=np.asarray(d.mesh_weights, dtype=float)))
+
+    grid = np.asarray(ref.dos_frequencies)
+    g_ref = np.asarray(ref.dos)
+    g_model = np.interp(grid, doc.dos_frequencies, doc.dos, left=0.0, right=0.0)
+    norm = np.trapezoid(g_ref, grid)
+    delta_dos = 100.0 * np.trapezoid(np.abs(g_model - g_ref), grid) / norm if norm else np.nan
+    model_t, ref_t = doc.thermal_300k, ref.thermal_300k
+    return PhononPropertyErrors(
+        max_frequency=_relative(doc.max_frequency, ref.max_frequency),
+        mean_frequency=_relative(mean_frequency(doc), mean_frequency(ref)),
+        delta_dos=float(delta_dos),
+        heat_capacity_300k=_relative(model_t.heat_capacity, ref_t.heat_capacity),
+        entropy_300k=_relative(model_t.entropy, ref_t.entropy),
+        free_energy_300k=_relative(model_t.free_energy, ref_t.free_energy),
     )

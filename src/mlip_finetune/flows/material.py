@@ -234,7 +234,7 @@ def material_report(
         model's per-atom offset to DFT on the training frames) and phonon MAE (THz) on the
         common q-mesh.
     """
-    from mlip_finetune.evaluation.metrics import phonon_frequency_mae
+    from mlip_finetune.evaluation.metrics import phonon_frequency_mae, phonon_property_errors
     from mlip_finetune.foundation import FoundationModel
     from mlip_finetune.report.plots import plot_band_structures
     from mlip_finetune.schemas.evaluation import PhononDocument
@@ -266,6 +266,7 @@ def material_report(
             phonon_mae_thz=phonon_frequency_mae(phonons[0], ref),
             max_frequency_thz=phonons[0].max_frequency,
             has_imaginary_modes=phonons[0].has_imaginary_modes,
+            phonon_property_errors=phonon_property_errors(phonons[0], ref),
         )
     )
     for ft, phon in zip(fts, phonons[1:], strict=True):
@@ -282,6 +283,7 @@ def material_report(
                 phonon_mae_thz=phonon_frequency_mae(phon, ref),
                 max_frequency_thz=phon.max_frequency,
                 has_imaginary_modes=phon.has_imaginary_modes,
+                phonon_property_errors=phonon_property_errors(phon, ref),
             )
         )
     return MaterialReportDocument(

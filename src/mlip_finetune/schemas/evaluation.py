@@ -72,3 +72,20 @@ class ValidationMetrics(BaseModel):
         description="Stress MAE over the 6 Voigt components xx, yy, zz, yz, xz, xy (GPa)."
     )
     stress_rmse: float = Field(description="Stress RMSE over the 6 Voigt components (GPa).")
+
+
+class PhononPropertyErrors(BaseModel):
+    """Relative errors of phonon-derived properties of a model against a reference.
+
+    All values in percent, ``100·(model − reference)/reference`` (signed), except ΔDOS.
+    """
+
+    max_frequency: float = Field(description="Relative error of ω_max on the mesh (%).")
+    mean_frequency: float = Field(description="Relative error of the mesh-mean ω (%).")
+    delta_dos: float = Field(
+        description="ΔDOS (%): ∫|g_model(ω) − g_ref(ω)| dω / ∫ g_ref(ω) dω · 100, on the "
+        "reference's frequency grid (0 = identical, 200 = no overlap)."
+    )
+    heat_capacity_300k: float = Field(description="Relative error of C_V at 300 K (%).")
+    entropy_300k: float = Field(description="Relative error of S_vib at 300 K (%).")
+    free_energy_300k: float = Field(description="Relative error of F_vib at 300 K (%).")

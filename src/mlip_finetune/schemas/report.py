@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from mlip_finetune.schemas.evaluation import PhononPropertyErrors  # noqa: TC001
+
 
 class ModelRow(BaseModel):
     """One model's errors against the DFT reference."""
@@ -19,6 +21,9 @@ class ModelRow(BaseModel):
     phonon_mae_thz: float = Field(description="Phonon frequency MAE over the q-mesh (THz).")
     max_frequency_thz: float = Field(description="Largest phonon frequency on the mesh (THz).")
     has_imaginary_modes: bool
+    phonon_property_errors: PhononPropertyErrors = Field(
+        description="Relative errors of ω_max, ω_mean, DOS and 300 K thermal properties (%)."
+    )
 
 
 class MaterialReportDocument(BaseModel):
