@@ -74,3 +74,34 @@ def test_run_test_preset(tmp_path, monkeypatch, si_primitive, tiny_standin):
     assert material["material"] == "Si2"
     assert [m["label"] for m in material["models"]] == ["foundation", "transfer"]
     assert "delta_dos" in material["models"][1]["phonon_property_errors_percent"]
+
+
+def test_unavailable_foundation_falls_back_loudly(
+    tmp_path, monkeypatch, capsys, si_primitive, random_mace_si
+):
+    import mace.calculators.foundations_models as fm
+
+    import mlip_finetune.cli
+    import mlip_finetune.standin
+    from mlip_finetune.cli import _foundation
+    from mlip_finetune.foundation import FoundationModel
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+    def offline(model):
+        raise OSError("[Errno -2] Name or service not known")
+
+    standin = FoundationModel(
+        name="standin", path=str(random_mace_si), sha256="0" * 64, is_standin=True
+    )
+    monkeypatch.setattr(fm, "download_mace_mp_checkpoint", offline)
+    monkeypatch.setattr(
+        mlip_finetune.standin, "build_standin_foundation", lambda _structure: standin
+    )
+    monkeypatch.setattr(mlip_finetune.cli.console, "width", 300)
+    model = _foundation("medium-0b3", si_primitive, allow_standin_fallback=True)
+    assert model is standin
+    out = capsys.readouterr().out
+    assert "FOUNDATION MODEL UNAVAILABLE" in out
+    assert "STAND-IN" in out
+    assert "[Errno -2]" in out  # the reason is printed verbatim, not eaten as markup

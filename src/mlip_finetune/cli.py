@@ -79,24 +79,22 @@ def _foundation(
         FoundationModelUnavailableError,
         resolve_foundation_model,
     )
-    from mlip_finetune.standin import build_standin_foundation
-
     if spec == STANDIN:
         return _build_standin(structure)
     try:
         return resolve_foundation_model(spec)
     except FoundationModelUnavailableError as exc:
         if not allow_standin_fallback:
-            console.print(f"[bold red]{exc}[/]")
+            console.print(str(exc), style="bold red", markup=False)
             raise typer.Exit(code=2) from exc
         console.rule("[bold red]FOUNDATION MODEL UNAVAILABLE")
-        console.print(f"[bold red]{exc}[/]")
+        console.print(str(exc), style="bold red", markup=False)
         console.print(
             "[bold red]Falling back to the CHGNet-distilled STAND-IN foundation. Results are "
             "NOT those of MACE-MP-0b3 and are labelled 'stand-in' everywhere.[/]"
         )
         console.rule()
-        return build_standin_foundation(structure)
+        return _build_standin(structure)
 
 
 def _build_standin(structure: Structure) -> FoundationModel:
