@@ -79,6 +79,7 @@ def _foundation(
         FoundationModelUnavailableError,
         resolve_foundation_model,
     )
+
     if spec == STANDIN:
         return _build_standin(structure)
     try:
