@@ -40,15 +40,22 @@ def build_flow_maker(*, tiny: bool = False) -> MaterialFlowMaker:
     )
     # 2. Reference DFT statics: one settings object for training data AND reference phonons.
     dft = DFTSettings.test() if tiny else DFTSettings.local()
-    # 3. Fine-tuning: the paper's transfer-learning hyper-parameters, fewer epochs here.
-    hyper = default_settings(FineTuneStrategy.TRANSFER).model_copy(
-        update={"max_num_epochs": 15 if tiny else 100}
-    )
+    # 3. Fine-tuning: one FineTuneMaker per strategy, each with the paper's hyper-parameters
+    #    (fewer epochs here). "scratch" trains the foundation's architecture from random
+    #    weights on the same data, the paper's baseline.
+    epochs = {"max_num_epochs": 15 if tiny else 100}
+    finetune_makers = [
+        FineTuneMaker(
+            strategy=strategy,
+            hyperparameters=default_settings(strategy).model_copy(update=epochs),
+        )
+        for strategy in (FineTuneStrategy.TRANSFER, FineTuneStrategy.SCRATCH)
+    ]
     # 4. Evaluation: phonons of every model and of DFT on the same supercell and q-mesh.
     return MaterialFlowMaker(
         training_data_maker=data_maker,
         static_maker=StaticMaker(settings=dft),
-        finetune_makers=[FineTuneMaker(strategy=FineTuneStrategy.TRANSFER, hyperparameters=hyper)],
+        finetune_makers=finetune_makers,
         relax_maker=RelaxMaker(settings=dft, fmax=1e-2 if tiny else 1e-3),
         ml_phonon_maker=MLPhononMaker(fmax=1e-2 if tiny else 1e-3),
         phonon_min_length=5.0,

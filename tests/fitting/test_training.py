@@ -83,3 +83,40 @@ def test_failed_training_quotes_the_log(tmp_path, random_mace_si):
     with pytest.raises(TrainingError, match="failed") as err:
         run_mace_train(args, tmp_path, label="transfer")
     assert "missing.xyz" in str(err.value)
+
+
+def test_scratch_training_copies_the_foundation_architecture(tmp_path, random_mace_si):
+    import torch
+    from mace.tools.scripts_utils import extract_config_mace_model
+
+    from mlip_finetune.fitting.mace_backend import foundation_architecture
+
+    architecture = foundation_architecture(random_mace_si)
+    assert architecture["hidden_irreps"] == "8x0e+8x1o"
+    assert architecture["model"] == "ScaleShiftMACE"
+    assert float(architecture["r_max"]) == 4.5
+    docs = _labelled(str(random_mace_si), 6)
+    settings = default_settings(FineTuneStrategy.SCRATCH).model_copy(update={"max_num_epochs": 2})
+    args = build_mace_train_args(
+        settings,
+        strategy=FineTuneStrategy.SCRATCH,
+        name="s",
+        train_file=write_extxyz(docs[:4], tmp_path / "train.xyz"),
+        valid_file=write_extxyz(docs[4:], tmp_path / "valid.xyz"),
+        work_dir=tmp_path,
+        device="cpu",
+        architecture=architecture,
+    )
+    assert "foundation_model" not in " ".join(args)
+    result = run_mace_train(args, tmp_path, label="scratch")
+    trained = torch.load(result.model_path, weights_only=False)
+    foundation = torch.load(random_mace_si, weights_only=False)
+    config = extract_config_mace_model(trained)
+    assert str(config["hidden_irreps"]) == "8x0e+8x1o"
+    assert config["r_max"] == 4.5
+    assert config["num_interactions"] == 2
+    # same shapes, independent (random) weights: not a copy of the foundation
+    w_new = trained.node_embedding.linear.weight.detach()
+    w_old = foundation.node_embedding.linear.weight.detach()
+    assert w_new.shape == w_old.shape
+    assert not torch.allclose(w_new, w_old)

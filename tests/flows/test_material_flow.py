@@ -44,7 +44,8 @@ def _outputs(workdir, name_regex):
 def test_report_finetuned_beats_foundation(tutorial_run):
     _, report = tutorial_run
     rows = {row["label"]: row for row in report["rows"]}
-    assert set(rows) == {"foundation", "transfer"}
+    assert set(rows) == {"foundation", "transfer", "scratch"}
+    assert rows["scratch"]["model_name"].startswith("scratch (architecture of")
     assert rows["foundation"]["model_name"].endswith("(stand-in, not MACE-MP)")
     assert report["foundation_is_standin"] is True
     # the point of the method: fine-tuning on ~16 DFT frames lowers the held-out force error
@@ -116,7 +117,7 @@ def test_results_cli_json(tutorial_run):
     assert result.exit_code == 0, result.output
     (material,) = json.loads(result.output)
     models = {m["label"]: m for m in material["models"]}
-    assert set(models) == {"foundation", "transfer"}
+    assert set(models) == {"foundation", "transfer", "scratch"}
     for model in models.values():
         assert {"phonon_mae_thz", "force_mae_mev_per_angstrom", "energy_mae_mev_per_atom"} <= set(
             model

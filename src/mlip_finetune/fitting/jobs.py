@@ -170,7 +170,11 @@ def finetune_job(
     from mlip_finetune.evaluation.metrics import energy_offset_per_atom, validation_metrics
     from mlip_finetune.fitting.dataset import write_extxyz
     from mlip_finetune.fitting.e0s import estimate_energy_shift, model_e0s, shift_energies
-    from mlip_finetune.fitting.mace_backend import build_mace_train_args, run_mace_train
+    from mlip_finetune.fitting.mace_backend import (
+        build_mace_train_args,
+        foundation_architecture,
+        run_mace_train,
+    )
     from mlip_finetune.utils import package_versions, sha256_file
 
     statics = [_as_static(s) for s in statics]
@@ -196,6 +200,12 @@ def finetune_job(
         work_dir=work_dir,
         device=device,
         foundation_model=foundation_model_path if strategy is FineTuneStrategy.TRANSFER else None,
+        # from scratch: the foundation's architecture, random weights (paper §4.3)
+        architecture=(
+            foundation_architecture(foundation_model_path)
+            if strategy is FineTuneStrategy.SCRATCH
+            else None
+        ),
     )
     logger.info(
         "finetune %s: %d train / %d validation structures", strategy.value, len(train), len(valid)

@@ -93,6 +93,50 @@ def parse_epoch_line(line: str) -> EpochRecord | None:
     )
 
 
+def foundation_architecture(model_path: str | Path) -> dict[str, str]:
+    """Read a MACE model's architecture as ``mace.cli.run_train`` arguments.
+
+    Used to train from scratch with the foundation's architecture (paper §4.3: "from-scratch
+    models ... same training parameters"), via mace's own
+    :func:`mace.tools.scripts_utils.extract_config_mace_model`.
+
+    Parameters
+    ----------
+    model_path
+        MACE model file.
+
+    Returns
+    -------
+    dict of str to str
+        ``model``, ``r_max`` (Å), ``hidden_irreps``, ``MLP_irreps``, ``radial_MLP``,
+        ``num_interactions``, ``correlation``, ``max_ell``, ``num_radial_basis``,
+        ``num_cutoff_basis``, ``interaction``, ``interaction_first``.
+    """
+    from mace.tools.scripts_utils import extract_config_mace_model
+
+    from mlip_finetune.calculators import mace_calculator
+
+    model = mace_calculator(model_path, device="cpu").models[0]
+    config = extract_config_mace_model(model)
+    correlation = config["correlation"]
+    if isinstance(correlation, list | tuple):
+        correlation = correlation[0]
+    return {
+        "model": type(model).__name__,
+        "r_max": str(float(config["r_max"])),
+        "hidden_irreps": str(config["hidden_irreps"]),
+        "MLP_irreps": str(config["MLP_irreps"]),
+        "radial_MLP": str(list(config["radial_MLP"])),
+        "num_interactions": str(int(config["num_interactions"])),
+        "correlation": str(int(correlation)),
+        "max_ell": str(int(config["max_ell"])),
+        "num_radial_basis": str(int(config["num_bessel"])),
+        "num_cutoff_basis": str(int(config["num_polynomial_cutoff"])),
+        "interaction": config["interaction_cls"].__name__,
+        "interaction_first": config["interaction_cls_first"].__name__,
+    }
+
+
 def build_mace_train_args(
     settings: MaceTrainSettings,
     *,
@@ -103,6 +147,7 @@ def build_mace_train_args(
     work_dir: str | Path,
     device: str,
     foundation_model: str | Path | None = None,
+    architecture: dict[str, str] | None = None,
 ) -> list[str]:
     """Build the argument list of ``mace.cli.run_train`` for one strategy.
 
@@ -122,6 +167,9 @@ def build_mace_train_args(
         ``"cpu"`` or ``"cuda"``.
     foundation_model
         Path of the foundation MACE model file.
+    architecture
+        For ``SCRATCH``: mace architecture arguments, e.g. the foundation's from
+        :func:`foundation_architecture`; None uses the settings' architecture fields.
 
     Returns
     -------
@@ -180,7 +228,7 @@ def build_mace_train_args(
     elif strategy is FineTuneStrategy.SCRATCH:
         if foundation_model is not None:
             raise ValueError("Training from scratch takes no foundation model.")
-        args |= {
+        args |= architecture or {
             "model": settings.model,
             "r_max": settings.r_max,
             "num_channels": settings.num_channels,

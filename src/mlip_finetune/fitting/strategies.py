@@ -17,7 +17,8 @@ class FineTuneStrategy(StrEnum):
 
     #: All weights updated on the fine-tuning data only (mace-torch, paper "Transfer").
     TRANSFER = "transfer"
-    #: Same architecture as the foundation, random initial weights (paper "Scratch").
+    #: The foundation's architecture with random initial weights, trained on the fine-tuning
+    #: data only (paper "Scratch"); the architecture is read from the foundation file.
     SCRATCH = "scratch"
 
 
@@ -63,7 +64,8 @@ class MaceTrainSettings(BaseModel):
     )
     eval_interval: int = Field(default=1, description="Validate every N epochs.")
     ema: bool = Field(default=False, description="Exponential moving average of weights.")
-    # Architecture, only used when training from scratch (a foundation fixes it otherwise).
+    # Architecture for training from scratch when no architecture is given explicitly
+    # (FineTuneMaker passes the foundation's, read by foundation_architecture).
     model: str = Field(default="MACE", description="mace model class for scratch training.")
     r_max: float = Field(default=6.0, description="Cutoff radius for scratch training (Å).")
     num_channels: int = Field(default=128, description="Channels for scratch training.")

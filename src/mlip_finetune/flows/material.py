@@ -12,6 +12,7 @@ from mlip_finetune.data.jobs import TrainingDataMaker
 from mlip_finetune.dft.jobs import ReferenceStaticsMaker, RelaxMaker, StaticMaker
 from mlip_finetune.evaluation.jobs import MLPhononMaker, phonons_from_statics
 from mlip_finetune.fitting.jobs import FineTuneMaker
+from mlip_finetune.fitting.strategies import FineTuneStrategy
 from mlip_finetune.schemas.report import MaterialReportDocument, ModelRow
 
 if TYPE_CHECKING:
@@ -274,7 +275,11 @@ def material_report(
             ModelRow(
                 label=ft.strategy.value,
                 kind="finetuned",
-                model_name=f"{found.display_name} + {ft.strategy.value}",
+                model_name=(
+                    f"scratch (architecture of {found.display_name})"
+                    if ft.strategy is FineTuneStrategy.SCRATCH
+                    else f"{found.display_name} + {ft.strategy.value}"
+                ),
                 model_path=ft.model_path,
                 model_sha256=ft.model_sha256,
                 energy_mae_mev_per_atom=ft.validation.energy_mae,
