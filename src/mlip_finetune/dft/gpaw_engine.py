@@ -301,27 +301,7 @@ class GPAWEngine(DFTEngine):
     def run_static(
         self, structure: Structure, settings: DFTSettings, directory: str | Path
     ) -> StaticResult:
-        """Compute energy, forces and stress of one structure with GPAW.
-
-        Parameters
-        ----------
-        structure
-            Periodic structure (Å).
-        settings
-            DFT settings.
-        directory
-            Directory for GPAW's files; created if missing.
-
-        Returns
-        -------
-        StaticResult
-            Energy (eV), forces (eV/Å), stress (eV/Å³, ASE convention).
-
-        Raises
-        ------
-        DFTCalculationError
-            If GPAW fails, does not converge or writes no result.
-        """
+        """Run a GPAW static (see :meth:`DFTEngine.run_static` for the contract)."""
         return run_gpaw_worker(structure, settings, directory, mode="static")
 
     def relax(
@@ -335,38 +315,11 @@ class GPAWEngine(DFTEngine):
         max_steps: int,
         optimizer: Literal["BFGS", "FIRE"] = "BFGS",
     ) -> StaticResult:
-        """Relax a structure with GPAW and an ASE optimizer inside one GPAW process.
+        """Relax inside one GPAW process (see :meth:`DFTEngine.relax` for the contract).
 
-        The cell is relaxed through ASE's ``FrechetCellFilter`` at zero external pressure.
-        The k-point mesh is fixed from the starting cell; the plane-wave basis follows the
-        cell, so the relaxed volume carries GPAW's (small) Pulay stress at the chosen cutoff.
-
-        Parameters
-        ----------
-        structure
-            Starting structure (Å).
-        settings
-            DFT settings.
-        directory
-            Directory for GPAW's files; created if missing.
-        fmax
-            Force threshold (eV/Å), also applied to the filter's cell degrees of freedom.
-        relax_cell
-            Relax cell shape and volume as well as positions.
-        max_steps
-            Maximum number of ionic steps.
-        optimizer
-            ASE optimizer, ``"BFGS"`` or ``"FIRE"``.
-
-        Returns
-        -------
-        StaticResult
-            Result at the final geometry with ``n_steps`` and ``relax_converged``.
-
-        Raises
-        ------
-        DFTCalculationError
-            If an SCF cycle fails or GPAW writes no result.
+        The cell is relaxed through ASE's ``FrechetCellFilter`` at zero external pressure. The
+        k-point mesh is fixed from the starting cell; the plane-wave basis follows the cell,
+        so the relaxed volume carries GPAW's Pulay stress at the chosen cutoff.
         """
         options = {
             "fmax": fmax,
