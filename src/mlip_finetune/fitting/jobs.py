@@ -9,6 +9,7 @@ from pathlib import Path
 from jobflow import Job, Maker, job
 
 from mlip_finetune.fitting.strategies import FineTuneStrategy, MaceTrainSettings, default_settings
+from mlip_finetune.schemas.data import TrainingDataDocument
 from mlip_finetune.schemas.dft import StaticDocument
 from mlip_finetune.schemas.fitting import FineTuneDocument
 
@@ -116,22 +117,14 @@ def split_statics(training_data: object, statics: list) -> tuple[list, list]:
     ValueError
         If the numbers of frames and statics differ, or either set is empty.
     """
-    frames = _get(training_data, "frames")
+    frames = TrainingDataDocument.model_validate(training_data).frames
     if len(frames) != len(statics):
         raise ValueError(f"{len(frames)} frames but {len(statics)} DFT statics.")
-    train = [s for f, s in zip(frames, statics, strict=True) if _get(f, "split") == "train"]
-    valid = [s for f, s in zip(frames, statics, strict=True) if _get(f, "split") != "train"]
+    train = [s for f, s in zip(frames, statics, strict=True) if f.split == "train"]
+    valid = [s for f, s in zip(frames, statics, strict=True) if f.split != "train"]
     if not train or not valid:
         raise ValueError(f"Need training and validation frames, got {len(train)}/{len(valid)}.")
     return train, valid
-
-
-def _get(obj: object, key: str) -> object:
-    return obj[key] if isinstance(obj, dict) else getattr(obj, key)
-
-
-def _as_static(doc: object) -> StaticDocument:
-    return doc if isinstance(doc, StaticDocument) else StaticDocument.model_validate(doc)
 
 
 @job(output_schema=FineTuneDocument)
@@ -177,7 +170,7 @@ def finetune_job(
     )
     from mlip_finetune.utils import package_versions, sha256_file
 
-    statics = [_as_static(s) for s in statics]
+    statics = [StaticDocument.model_validate(s) for s in statics]
     train, valid = split_statics(training_data, statics)
     work_dir = Path.cwd()
     device = resolve_device(device)
@@ -225,16 +218,13 @@ def finetune_job(
         ),
     )
 
-    def metrics(model_path: str) -> tuple:
+    def scored(model_path: str, statics_sets: tuple) -> list:
         calc = mace_calculator(model_path, device=device)
         offset = energy_offset_per_atom(calc, train)
-        return (
-            validation_metrics(calc, valid, energy_offset_per_atom=offset),
-            validation_metrics(calc, train, energy_offset_per_atom=offset),
-        )
+        return [validation_metrics(calc, s, energy_offset_per_atom=offset) for s in statics_sets]
 
-    valid_metrics, train_metrics = metrics(result.model_path)
-    foundation_valid, _ = metrics(foundation_model_path)
+    valid_metrics, train_metrics = scored(result.model_path, (valid, train))
+    (foundation_valid,) = scored(foundation_model_path, (valid,))
     return FineTuneDocument(
         strategy=strategy,
         model_path=result.model_path,

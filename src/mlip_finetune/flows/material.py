@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 @job
 def frame_structures(training_data: object) -> list:
     """Return the structures of a TrainingDataDocument's frames, in order."""
-    frames = training_data["frames"] if isinstance(training_data, dict) else training_data.frames
-    return [f["structure"] if isinstance(f, dict) else f.structure for f in frames]
+    from mlip_finetune.schemas.data import TrainingDataDocument
+
+    return [f.structure for f in TrainingDataDocument.model_validate(training_data).frames]
 
 
 @job
@@ -242,11 +243,9 @@ def material_report(
     from mlip_finetune.schemas.fitting import FineTuneDocument
 
     found = FoundationModel.model_validate(foundation)
-    fts = [FineTuneDocument.model_validate(f) if isinstance(f, dict) else f for f in finetunes]
-    ref = (
-        PhononDocument.model_validate(dft_phonons) if isinstance(dft_phonons, dict) else dft_phonons
-    )
-    phonons = [PhononDocument.model_validate(p) if isinstance(p, dict) else p for p in ml_phonons]
+    fts = [FineTuneDocument.model_validate(f) for f in finetunes]
+    ref = PhononDocument.model_validate(dft_phonons)
+    phonons = [PhononDocument.model_validate(p) for p in ml_phonons]
 
     out_dir = Path(report_dir) if report_dir else Path.cwd()
     out_dir.mkdir(parents=True, exist_ok=True)
