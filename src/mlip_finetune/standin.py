@@ -112,6 +112,8 @@ def standin_structures(structure: Structure, settings: StandinSettings) -> list[
     from pymatgen.core import Lattice
     from pymatgen.core import Structure as PmgStructure
 
+    from mlip_finetune.data.utils import strain_and_rattle
+
     rng = np.random.default_rng(settings.seed)
     prim = structure.get_primitive_structure()
     reps = 1
@@ -119,7 +121,7 @@ def standin_structures(structure: Structure, settings: StandinSettings) -> list[
         reps += 1
     base = prim * (reps, reps, reps) if reps > 1 else prim.copy()
     out = [
-        _perturb(base, rng, settings.max_strain, settings.max_rattle)
+        strain_and_rattle(base, rng, settings.max_strain, settings.max_rattle)
         for _ in range(settings.n_material)
     ]
     for element in structure.composition.elements:
@@ -137,27 +139,8 @@ def standin_structures(structure: Structure, settings: StandinSettings) -> list[
                 cell = PmgStructure.from_spacegroup(
                     "Im-3m", Lattice.cubic(a), [element], [[0, 0, 0]]
                 )
-            out.append(_perturb(cell, rng, settings.max_strain, settings.max_rattle))
+            out.append(strain_and_rattle(cell, rng, settings.max_strain, settings.max_rattle))
     return out
-
-
-def _perturb(
-    structure: Structure, rng: np.random.Generator, max_strain: float, max_rattle: float
-) -> Structure:
-    from pymatgen.core import Lattice
-    from pymatgen.core import Structure as PmgStructure
-
-    strain = rng.uniform(-max_strain, max_strain, size=(3, 3))
-    strain = 0.5 * (strain + strain.T)
-    deformation = np.eye(3) + strain
-    sigma = rng.uniform(0.0, max_rattle)
-    coords = structure.cart_coords @ deformation + rng.normal(0.0, sigma, (len(structure), 3))
-    return PmgStructure(
-        Lattice(structure.lattice.matrix @ deformation),
-        structure.species,
-        coords,
-        coords_are_cartesian=True,
-    )
 
 
 def label_with_chgnet(structures: list[Structure]) -> list:

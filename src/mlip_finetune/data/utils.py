@@ -302,6 +302,43 @@ def jitter_lattice(
     return Structure(lattice, structure.species, structure.frac_coords)
 
 
+def strain_and_rattle(
+    structure: Structure, rng: np.random.Generator, max_strain: float, max_rattle: float
+) -> Structure:
+    """Apply a random symmetric strain and a Gaussian rattle to a structure.
+
+    Used for off-equilibrium structures outside the paper's protocol (the stand-in's and the
+    replay set's), not for the fine-tuning frames (those use :func:`mc_rattle`).
+
+    Parameters
+    ----------
+    structure
+        Input structure (not modified).
+    rng
+        Random generator.
+    max_strain
+        Strain components uniform in ``[-max_strain, max_strain]``, symmetrised.
+    max_rattle
+        Gaussian σ (Å) drawn uniformly in ``[0, max_rattle]``, then applied to every
+        Cartesian coordinate.
+
+    Returns
+    -------
+    pymatgen.core.Structure
+        Deformed copy, same species order.
+    """
+    strain = rng.uniform(-max_strain, max_strain, size=(3, 3))
+    deformation = np.eye(3) + 0.5 * (strain + strain.T)
+    sigma = rng.uniform(0.0, max_rattle)
+    coords = structure.cart_coords @ deformation + rng.normal(0.0, sigma, (len(structure), 3))
+    return Structure(
+        Lattice(structure.lattice.matrix @ deformation),
+        structure.species,
+        coords,
+        coords_are_cartesian=True,
+    )
+
+
 def scale_volume(structure: Structure, fraction: float) -> Structure:
     """Scale a cell isotropically to ``V' = V (1 + fraction)`` (paper §4.2).
 

@@ -39,6 +39,9 @@ def static_to_atoms(static: StaticDocument, config_type: str = "Default") -> Ato
         a 3×3 array in eV/Å³ (ASE sign convention, as mace expects).
     """
     atoms = static.structure.to_ase_atoms()
+    # pymatgen keeps an ASE calculator a structure was made from; its (possibly stale)
+    # results would be written as extra extxyz columns.
+    atoms.calc = None
     atoms.info[ENERGY_KEY] = float(static.energy)
     atoms.arrays[FORCES_KEY] = np.asarray(static.forces, dtype=float)
     atoms.info[STRESS_KEY] = np.asarray(static.stress, dtype=float) * GPA_TO_EV_PER_A3
