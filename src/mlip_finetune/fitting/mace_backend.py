@@ -93,6 +93,93 @@ def parse_epoch_line(line: str) -> EpochRecord | None:
     )
 
 
+_LR_RE = re.compile(r"Learning rate: (?P<lr>\S+), weight decay: (?P<wd>\S+)")
+_LOSS_RE = re.compile(r"INFO: (?P<loss>\w+Loss\(.*\))\s*$")
+_HEADS_RE = re.compile(r"Using heads: (?P<heads>\[.*\])")
+_FREEZE_RE = re.compile(r"INFO: (?P<what>Freezing .*)$")
+
+
+def read_mace_log(log_path: str | Path) -> dict:
+    """Read the settings mace actually used from its training log.
+
+    mace changes some requested settings on its own (DESIGN.md traps: multi-head mode
+    switched off without a replay file, lr forced to 1e-4, the loss replaced by its
+    ``UniversalLoss`` in multi-head mode). The fine-tuning document records these values,
+    not the requested ones.
+
+    Parameters
+    ----------
+    log_path
+        ``mace_train.log`` written by :func:`run_mace_train`.
+
+    Returns
+    -------
+    dict
+        ``lr`` and ``weight_decay`` (float), ``loss`` (mace's repr of the loss, str),
+        ``heads`` (list of str), ``multihead`` (bool), ``frozen`` (list of mace's
+        "Freezing …" messages); a key is absent when its line is not in the log.
+    """
+    import ast
+
+    found: dict = {"multihead": False, "frozen": []}
+    for line in Path(log_path).read_text().splitlines():
+        if (match := _LR_RE.search(line)) is not None:
+            found["lr"] = float(match.group("lr"))
+            found["weight_decay"] = float(match.group("wd"))
+        elif (match := _LOSS_RE.search(line)) is not None:
+            found["loss"] = match.group("loss")
+        elif (match := _HEADS_RE.search(line)) is not None:
+            found["heads"] = list(ast.literal_eval(match.group("heads")))
+        elif (match := _FREEZE_RE.search(line)) is not None:
+            found["frozen"].append(match.group("what"))
+        elif "Using multiheads finetuning mode" in line:
+            found["multihead"] = True
+    return found
+
+
+def extract_head(model_path: str | Path, head: str, out_path: str | Path) -> Path:
+    """Save one head of a multi-head MACE model as a plain single-head model.
+
+    Uses mace's own :func:`mace.tools.scripts_utils.remove_pt_head` (what
+    ``mace_select_head`` does).
+
+    Parameters
+    ----------
+    model_path
+        Multi-head MACE model file.
+    head
+        Head to keep, e.g. ``"Default"`` (the material's head in mace's multi-head mode).
+    out_path
+        Output model file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_path``.
+
+    Raises
+    ------
+    ValueError
+        If the model has no such head.
+    """
+    import mace  # noqa: F401  (mace before e3nn, DESIGN.md)
+    import torch
+    from mace.tools.scripts_utils import remove_pt_head
+
+    model = torch.load(model_path, map_location="cpu", weights_only=False)
+    heads = list(getattr(model, "heads", ["Default"]))
+    if head not in heads:
+        raise ValueError(f"{model_path} has heads {heads}, not {head!r}.")
+    dtype = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(next(model.parameters()).dtype)
+        single = remove_pt_head(model, head)
+    finally:
+        torch.set_default_dtype(dtype)
+    torch.save(single, out_path)
+    return Path(out_path)
+
+
 def foundation_architecture(model_path: str | Path) -> dict[str, str]:
     """Read a MACE model's architecture as ``mace.cli.run_train`` arguments.
 
@@ -148,6 +235,7 @@ def build_mace_train_args(
     device: str,
     foundation_model: str | Path | None = None,
     architecture: dict[str, str] | None = None,
+    replay_file: str | Path | None = None,
 ) -> list[str]:
     """Build the argument list of ``mace.cli.run_train`` for one strategy.
 
@@ -156,7 +244,9 @@ def build_mace_train_args(
     settings
         Hyper-parameters (paper §4.3 defaults in :func:`default_settings`).
     strategy
-        ``TRANSFER`` needs ``foundation_model``; ``SCRATCH`` must not have one.
+        ``TRANSFER``, ``MULTIHEAD`` and ``FREEZE`` need ``foundation_model``; ``SCRATCH``
+        must not have one. The equitrain strategies are not mace's
+        (:mod:`mlip_finetune.fitting.equitrain_backend`).
     name
         Model name; the model is written to ``work_dir/<name>.model``.
     train_file, valid_file
@@ -170,17 +260,23 @@ def build_mace_train_args(
     architecture
         For ``SCRATCH``: mace architecture arguments, e.g. the foundation's from
         :func:`foundation_architecture`; None uses the settings' architecture fields.
+    replay_file
+        For ``MULTIHEAD``: extended-XYZ replay set for the foundation's head (``pt_head``),
+        same ``REF_*`` keys; mace splits its own validation part off it.
 
     Returns
     -------
     list of str
-        ``["--name", name, ...]``. Multi-head fine-tuning is switched off explicitly for
-        transfer learning (mace would otherwise decide on its own, DESIGN.md traps).
+        ``["--name", name, ...]``. Every switch mace would otherwise set on its own is set
+        explicitly (DESIGN.md traps): ``--multiheads_finetuning`` is False except for
+        ``MULTIHEAD``, where ``--pt_train_file`` is the local replay file (never ``mp``, a
+        download) and ``--force_mh_ft_lr True`` keeps the paper's lr instead of mace's 1e-4.
 
     Raises
     ------
     ValueError
-        On a strategy/foundation mismatch or an unsupported strategy.
+        On a strategy/foundation mismatch, a multihead run without replay file, or a
+        strategy mace does not implement.
     """
     work_dir = Path(work_dir)
     args = {
@@ -220,24 +316,7 @@ def build_mace_train_args(
         "enable_cueq": False,
         "plot": False,
     }
-    if strategy is FineTuneStrategy.TRANSFER:
-        if foundation_model is None:
-            raise ValueError("Transfer learning needs a foundation model file.")
-        args["foundation_model"] = foundation_model
-        args["multiheads_finetuning"] = False
-    elif strategy is FineTuneStrategy.SCRATCH:
-        if foundation_model is not None:
-            raise ValueError("Training from scratch takes no foundation model.")
-        args |= architecture or {
-            "model": settings.model,
-            "r_max": settings.r_max,
-            "num_channels": settings.num_channels,
-            "max_L": settings.max_L,
-            "num_interactions": settings.num_interactions,
-            "correlation": settings.correlation,
-        }
-    else:
-        raise ValueError(f"mace backend does not implement strategy {strategy!r}")
+    args |= _strategy_args(settings, strategy, foundation_model, architecture, replay_file)
     args |= settings.extra_args
     argv = []
     for key, value in args.items():
@@ -247,6 +326,53 @@ def build_mace_train_args(
     # Resume from the newest checkpoint in work_dir when a killed run is restarted.
     argv += ["--restart_latest", "--save_cpu"]
     return argv
+
+
+def _strategy_args(
+    settings: MaceTrainSettings,
+    strategy: FineTuneStrategy,
+    foundation_model: str | Path | None,
+    architecture: dict[str, str] | None,
+    replay_file: str | Path | None,
+) -> dict:
+    """Return the strategy-specific arguments of :func:`build_mace_train_args`."""
+    if strategy is FineTuneStrategy.SCRATCH:
+        if foundation_model is not None:
+            raise ValueError("Training from scratch takes no foundation model.")
+        return architecture or {
+            "model": settings.model,
+            "r_max": settings.r_max,
+            "num_channels": settings.num_channels,
+            "max_L": settings.max_L,
+            "num_interactions": settings.num_interactions,
+            "correlation": settings.correlation,
+        }
+    if strategy not in (
+        FineTuneStrategy.TRANSFER,
+        FineTuneStrategy.MULTIHEAD,
+        FineTuneStrategy.FREEZE,
+    ):
+        raise ValueError(f"mace backend does not implement strategy {strategy!r}")
+    if foundation_model is None:
+        raise ValueError(f"Strategy '{strategy.value}' needs a foundation model file.")
+    args: dict = {
+        "foundation_model": foundation_model,
+        "multiheads_finetuning": strategy is FineTuneStrategy.MULTIHEAD,
+    }
+    if strategy is FineTuneStrategy.MULTIHEAD:
+        if replay_file is None:
+            raise ValueError("Multi-head fine-tuning needs a local replay file.")
+        args |= {
+            "pt_train_file": replay_file,
+            "num_samples_pt": settings.n_replay,
+            "weight_pt_head": settings.weight_pt_head,
+            "force_mh_ft_lr": True,
+        }
+    if strategy is FineTuneStrategy.FREEZE:
+        if settings.frozen_layers < 1:
+            raise ValueError(f"frozen_layers must be >= 1, got {settings.frozen_layers}.")
+        args["freeze"] = settings.frozen_layers
+    return args
 
 
 def run_mace_train(
