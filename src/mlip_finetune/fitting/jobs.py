@@ -15,15 +15,6 @@ from mlip_finetune.schemas.fitting import FineTuneDocument
 
 logger = logging.getLogger(__name__)
 
-_E0S_EXPLAINED = {
-    "estimated": "the foundation's E0s, passed explicitly; DFT energies shifted onto the "
-    "foundation's zero by a per-element least-squares fit on the training set "
-    "(mlip_finetune.fitting.e0s.estimate_energy_shift)",
-    "foundation": "the foundation model's own E0s, passed explicitly; DFT energies unshifted",
-    "average": "least-squares average over the training set (mace --E0s average)",
-}
-
-
 @dataclass
 class FineTuneMaker(Maker):
     """Fine-tune a foundation MACE model on DFT statics (paper §3.1, §4.3).
@@ -142,8 +133,8 @@ def finetune_job(
 ) -> FineTuneDocument:
     """Train one model and measure it and its foundation against DFT.
 
-    Writes ``train.xyz``/``valid.xyz`` in the job directory, runs mace
-    (:func:`~mlip_finetune.fitting.mace_backend.run_mace_train`), then evaluates the new
+    Trains in the job directory with :func:`~mlip_finetune.fitting.training.train_model`
+    (the strategy's backend: mace-torch or equitrain), then evaluates the new
     model and the foundation on the validation statics with
     :func:`~mlip_finetune.evaluation.metrics.validation_metrics`. Energy errors are computed
     after removing each model's mean per-atom offset to DFT on the training frames (DFT codes
@@ -161,84 +152,59 @@ def finetune_job(
     """
     from mlip_finetune.calculators import mace_calculator, resolve_device
     from mlip_finetune.evaluation.metrics import energy_offset_per_atom, validation_metrics
-    from mlip_finetune.fitting.dataset import write_extxyz
-    from mlip_finetune.fitting.e0s import estimate_energy_shift, model_e0s, shift_energies
-    from mlip_finetune.fitting.mace_backend import (
-        build_mace_train_args,
-        foundation_architecture,
-        run_mace_train,
-    )
+    from mlip_finetune.fitting.e0s import model_e0s
+    from mlip_finetune.fitting.training import train_model
     from mlip_finetune.utils import package_versions, sha256_file
 
     statics = [StaticDocument.model_validate(s) for s in statics]
     train, valid = split_statics(training_data, statics)
-    work_dir = Path.cwd()
     device = resolve_device(device)
-    energy_shift: dict[int, float] = {}
-    if strategy is FineTuneStrategy.TRANSFER and settings.E0s in ("estimated", "foundation"):
-        if settings.E0s == "estimated":
-            energy_shift = estimate_energy_shift(foundation_model_path, train)
-            train, valid = shift_energies(train, energy_shift), shift_energies(valid, energy_shift)
-        e0s_source = _E0S_EXPLAINED[settings.E0s]
-        settings = settings.model_copy(update={"E0s": repr(model_e0s(foundation_model_path))})
-    else:
-        e0s_source = _E0S_EXPLAINED.get(settings.E0s, f"given: {settings.E0s}")
-    name = f"finetuned_{strategy.value}"
-    args = build_mace_train_args(
+    outcome = train_model(
+        strategy,
         settings,
-        strategy=strategy,
-        name=name,
-        train_file=write_extxyz(train, work_dir / "train.xyz"),
-        valid_file=write_extxyz(valid, work_dir / "valid.xyz"),
-        work_dir=work_dir,
+        train=train,
+        valid=valid,
+        foundation_model_path=foundation_model_path,
+        work_dir=Path.cwd(),
         device=device,
-        foundation_model=foundation_model_path if strategy is FineTuneStrategy.TRANSFER else None,
-        # from scratch: the foundation's architecture, random weights (paper §4.3)
-        architecture=(
-            foundation_architecture(foundation_model_path)
-            if strategy is FineTuneStrategy.SCRATCH
-            else None
-        ),
-    )
-    logger.info(
-        "finetune %s: %d train / %d validation structures", strategy.value, len(train), len(valid)
-    )
-    result = run_mace_train(
-        args,
-        work_dir,
-        label=strategy.value,
         on_epoch=lambda r: logger.info(
-            "finetune %s epoch %d/%d: loss %.4g, force MAE %.1f meV/Å, energy MAE %.2f meV/atom",
+            "finetune %s epoch %d/%d (%s): loss %.4g, force MAE %.1f meV/Å, "
+            "energy MAE %.2f meV/atom",
             strategy.value,
             r.epoch,
             settings.max_num_epochs,
+            r.head,
             r.loss,
             r.force_mae,
             r.energy_mae,
         ),
     )
+    train, valid, result = outcome.train_statics, outcome.valid_statics, outcome.result
 
     def scored(model_path: str, statics_sets: tuple) -> list:
         calc = mace_calculator(model_path, device=device)
         offset = energy_offset_per_atom(calc, train)
         return [validation_metrics(calc, s, energy_offset_per_atom=offset) for s in statics_sets]
 
-    valid_metrics, train_metrics = scored(result.model_path, (valid, train))
+    valid_metrics, train_metrics = scored(outcome.model_path, (valid, train))
     (foundation_valid,) = scored(foundation_model_path, (valid,))
     return FineTuneDocument(
         strategy=strategy,
-        model_path=result.model_path,
-        model_sha256=sha256_file(result.model_path),
+        backend=outcome.backend,
+        model_path=outcome.model_path,
+        model_sha256=sha256_file(outcome.model_path),
         foundation_name=foundation_name,
         foundation_path=foundation_model_path,
         foundation_sha256=foundation_sha256,
         foundation_is_standin=foundation_is_standin,
-        hyperparameters=settings.model_dump(mode="json"),
+        hyperparameters=outcome.settings.model_dump(mode="json"),
+        effective_hyperparameters=outcome.effective,
         mace_args=result.args,
         multihead_active=result.multihead_active,
-        e0s=model_e0s(result.model_path),
-        dft_energy_shift=energy_shift,
-        e0s_source=e0s_source,
+        replay=outcome.replay,
+        e0s=model_e0s(outcome.model_path),
+        dft_energy_shift=outcome.energy_shift,
+        e0s_source=outcome.e0s_source,
         n_train_structures=len(train),
         n_train_atoms=sum(len(s.structure) for s in train),
         n_valid_structures=len(valid),

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from mlip_finetune.fitting.mace_backend import EpochRecord  # noqa: TC001
 from mlip_finetune.fitting.strategies import FineTuneStrategy  # noqa: TC001
+from mlip_finetune.fitting.training import ReplayInfo  # noqa: TC001
 from mlip_finetune.schemas.evaluation import ValidationMetrics  # noqa: TC001
 
 
@@ -13,16 +14,30 @@ class FineTuneDocument(BaseModel):
     """One fine-tuned model: where it is, how it was trained, how good it is."""
 
     strategy: FineTuneStrategy
+    backend: str = Field(default="mace", description="Training library: 'mace' or 'equitrain'.")
     model_path: str = Field(description="Plain MACE model file, loadable by MACECalculator.")
     model_sha256: str
     foundation_name: str = Field(description="Foundation model name ('standin' for a stand-in).")
     foundation_path: str | None = None
     foundation_sha256: str | None = None
     foundation_is_standin: bool = False
-    hyperparameters: dict = Field(description="MaceTrainSettings as used (model_dump()).")
-    mace_args: list[str] = Field(description="The exact mace run_train command line.")
+    hyperparameters: dict = Field(
+        description="MaceTrainSettings requested (model_dump()), E0s made explicit."
+    )
+    effective_hyperparameters: dict = Field(
+        default_factory=dict,
+        description="Read back from what ran: mace's log (lr, weight_decay, loss, heads, "
+        "multihead, frozen layers; mlip_finetune.fitting.mace_backend.read_mace_log) or "
+        "equitrain's argument list.",
+    )
+    mace_args: list[str] = Field(
+        description="The exact command line of the training backend (mace or equitrain)."
+    )
     multihead_active: bool = Field(
         description="Read back from mace's log: whether mace ran multi-head fine-tuning."
+    )
+    replay: ReplayInfo | None = Field(
+        default=None, description="Multihead: the replay set trained on the foundation's head."
     )
     e0s: dict[int, float] = Field(description="Isolated-atom energies in the model {Z: eV}.")
     e0s_source: str = Field(description="How E0s were obtained (mace's --E0s value, explained).")
