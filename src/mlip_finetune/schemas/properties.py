@@ -3,6 +3,135 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, Field, computed_field
+from pymatgen.core import Structure  # noqa: TC002
+
+
+class EOSOutlier(BaseModel):
+    """One E(V) point excluded from the Birch–Murnaghan fit, and why."""
+
+    index: int = Field(description="Index of the point in the input order.")
+    volume: float = Field(description="Volume of the point (Å³/atom).")
+    energy: float = Field(description="Energy of the point (eV/atom).")
+    residual: float = Field(
+        description="E − E_fit (meV/atom) from the final fit, which this point took no part in."
+    )
+    threshold: float = Field(description="Threshold it exceeded (meV/atom).")
+    reason: str = Field(description="The rule, in words, with the numbers.")
+
+
+class EOSDocument(BaseModel):
+    """Birch–Murnaghan equation of state of one model (or DFT) for one material (paper §4.5).
+
+    Volumes and energies are per atom, so V0 is in Å³/atom and E0 in eV/atom; B0 does not
+    depend on that choice.
+    """
+
+    label: str = Field(description="Who computed the energies: 'dft', 'foundation', …")
+    structure: Structure | None = Field(
+        default=None, description="Equilibrium structure the volumes were scaled from (Å)."
+    )
+    n_atoms: int = Field(description="Atoms per cell of the computed structures.")
+    volume_strains: list[float] | None = Field(
+        default=None, description="Relative volume changes V/V_eq − 1 of the points, if known."
+    )
+    volumes: list[float] = Field(description="Volumes of all points (Å³/atom).")
+    energies: list[float] = Field(description="Energies of all points (eV/atom).")
+    included: list[bool] = Field(description="Whether each point entered the final fit.")
+    excluded: list[EOSOutlier] = Field(
+        default_factory=list, description="Points dropped by the outlier rule, by index."
+    )
+    outlier_factor: float = Field(description="k of the outlier rule (× median |residual|).")
+    outlier_floor: float = Field(description="Floor of the outlier threshold (meV/atom).")
+    max_outliers: int = Field(description="Most points the rule may drop.")
+    e0: float = Field(description="Energy at the minimum (eV/atom).")
+    v0: float = Field(description="Equilibrium volume (Å³/atom).")
+    b0: float = Field(description="Bulk modulus at V0 (GPa).")
+    b0_prime: float = Field(description="Pressure derivative of the bulk modulus, dB/dP.")
+    rms_residual: float = Field(description="RMS residual of the final fit (meV/atom).")
+    relax_converged: list[bool] | None = Field(
+        default=None, description="Whether each fixed-volume relaxation converged (ML path)."
+    )
+    relax_cell_shape: bool | None = Field(
+        default=None,
+        description="Whether the cell shape was relaxed at fixed volume (False: positions only).",
+    )
+    wall_time_s: float = Field(default=0.0, description="Wall time (s).")
+    model_path: str | None = Field(default=None, description="MACE model file, None for DFT.")
+    model_sha256: str | None = None
+
+
+class ElasticDocument(BaseModel):
+    """Second-order elastic tensor and Voigt/Reuss/Hill moduli (paper §3.4, §4.1, SI 7.4).
+
+    Stresses follow the physics (and ASE) sign convention, tensile > 0, in GPa; VASP's output
+    has the opposite sign and kBar units.
+    """
+
+    label: str = Field(description="Who computed the stresses: 'dft', 'foundation', …")
+    structure: Structure = Field(description="Equilibrium structure that was strained (Å).")
+    elastic_tensor: list[list[float]] = Field(
+        description="6×6 Voigt elastic tensor (GPa) in the IEEE standard orientation "
+        "(pymatgen ElasticTensor.convert_to_ieee)."
+    )
+    elastic_tensor_raw: list[list[float]] = Field(
+        description="6×6 Voigt elastic tensor (GPa) in the Cartesian frame of `structure`."
+    )
+    k_voigt: float = Field(description="Voigt bulk modulus (GPa).")
+    k_reuss: float = Field(description="Reuss bulk modulus (GPa).")
+    k_vrh: float = Field(description="Voigt–Reuss–Hill bulk modulus (GPa).")
+    g_voigt: float = Field(description="Voigt shear modulus (GPa).")
+    g_reuss: float = Field(description="Reuss shear modulus (GPa).")
+    g_vrh: float = Field(description="Voigt–Reuss–Hill shear modulus (GPa), SI eq. 6.")
+    universal_anisotropy: float = Field(description="5 G_V/G_R + K_V/K_R − 6 (0 = isotropic).")
+    homogeneous_poisson: float = Field(description="Poisson ratio from K_VRH and G_VRH.")
+    elastically_stable: bool = Field(
+        description="All eigenvalues of the 6×6 Voigt tensor positive (Born criterion)."
+    )
+    fitting_method: str = Field(description="pymatgen fit: 'finite_difference', …")
+    deformations: list[list[list[float]]] = Field(
+        description="Deformation gradients F (3×3) of the computed structures."
+    )
+    stresses: list[list[list[float]]] = Field(
+        description="Cauchy stresses (3×3, GPa, tensile > 0) of the computed structures."
+    )
+    equilibrium_stress: list[list[float]] | None = Field(
+        default=None, description="Stress of the unstrained structure (3×3, GPa, tensile > 0)."
+    )
+    fmax: float | None = Field(
+        default=None, description="Force threshold of the internal relaxations (eV/Å)."
+    )
+    relax_converged: list[bool] | None = Field(
+        default=None, description="Whether each strained structure's relaxation converged."
+    )
+    wall_time_s: float = Field(default=0.0, description="Wall time (s).")
+    model_path: str | None = Field(default=None, description="MACE model file, None for DFT.")
+    model_sha256: str | None = None
+
+
+class SlackDocument(BaseModel):
+    """Slack lattice thermal conductivity from elastic moduli (paper SI 7.4, eqs. 1–4)."""
+
+    label: str | None = Field(default=None, description="Model or 'dft'.")
+    bulk_modulus: float = Field(description="B_VRH used (GPa).")
+    shear_modulus: float = Field(description="G_VRH used (GPa).")
+    mean_atomic_mass: float = Field(description="Average atomic mass M̄ (amu).")
+    volume_per_atom: float = Field(description="Volume per atom δ³ (Å³).")
+    n_atoms_primitive: int = Field(description="Atoms in the primitive cell, n.")
+    density: float = Field(description="Mass density ρ = M̄/δ³ (kg/m³).")
+    transverse_velocity: float = Field(description="v_T = (G/ρ)^½ (m/s), SI eq. 3.")
+    longitudinal_velocity: float = Field(description="v_L = ((B + 4G/3)/ρ)^½ (m/s), SI eq. 4.")
+    mean_velocity: float = Field(description="Debye mean v_m = [(2/v_T³ + 1/v_L³)/3]^(-1/3) (m/s).")
+    poisson_ratio: float = Field(description="ν from v_T/v_L, SI eq. 2.")
+    gruneisen: float = Field(description="γ = 3/2 (1 + ν)/(2 − 3ν), SI eq. 2.")
+    debye_temperature: float = Field(
+        description="Θ_D = (ħ/k_B) v_m (6π²/δ³)^⅓ (K), all 3N modes (pymatgen's definition)."
+    )
+    acoustic_debye_temperature: float = Field(description="Θ_a = Θ_D n^(-1/3) (K).")
+    slack_coefficient: float = Field(
+        description="A(γ) of eq. 1 (W K / (m amu Å K³)), κ in W/(m·K) for M̄ in amu, δ in Å."
+    )
+    temperature: float = Field(description="Temperature T (K).")
+    kappa: float = Field(description="Slack lattice thermal conductivity at T (W/(m·K)).")
 
 
 class StabilityConfusion(BaseModel):
