@@ -15,6 +15,7 @@ from mlip_finetune.schemas.fitting import FineTuneDocument
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass
 class FineTuneMaker(Maker):
     """Fine-tune a foundation MACE model on DFT statics (paper §3.1, §4.3).
@@ -46,6 +47,7 @@ class FineTuneMaker(Maker):
         foundation_name: str = "foundation",
         foundation_sha256: str | None = None,
         foundation_is_standin: bool = False,
+        max_frame_index: int | None = None,
     ) -> Job:
         """Return the training job.
 
@@ -60,6 +62,10 @@ class FineTuneMaker(Maker):
             Foundation MACE model file.
         foundation_name, foundation_sha256, foundation_is_standin
             Provenance copied into the document.
+        max_frame_index
+            Train on the frames with ``frame_index <= max_frame_index`` only, the outermost
+            first (paper §4.2, the data-efficiency curve); None trains on all. The validation
+            set is always complete.
 
         Returns
         -------
@@ -83,12 +89,17 @@ class FineTuneMaker(Maker):
             foundation_name=foundation_name,
             foundation_sha256=foundation_sha256,
             foundation_is_standin=foundation_is_standin,
+            max_frame_index=max_frame_index,
         )
         training_job.name = f"{self.name} {strategy.value}"
+        if max_frame_index is not None:
+            training_job.name += f" frames<={max_frame_index}"
         return training_job
 
 
-def split_statics(training_data: object, statics: list) -> tuple[list, list]:
+def split_statics(
+    training_data: object, statics: list, max_frame_index: int | None = None
+) -> tuple[list, list]:
     """Split DFT statics into training and validation sets by their frames' split.
 
     Parameters
@@ -97,6 +108,9 @@ def split_statics(training_data: object, statics: list) -> tuple[list, list]:
         TrainingDataDocument (object or dict) whose ``frames`` match ``statics`` in order.
     statics
         StaticDocuments of those frames.
+    max_frame_index
+        Keep only training frames with ``frame_index <= max_frame_index``
+        (:func:`mlip_finetune.data.utils.progressive_training_subsets`); None keeps all.
 
     Returns
     -------
@@ -111,7 +125,11 @@ def split_statics(training_data: object, statics: list) -> tuple[list, list]:
     frames = TrainingDataDocument.model_validate(training_data).frames
     if len(frames) != len(statics):
         raise ValueError(f"{len(frames)} frames but {len(statics)} DFT statics.")
-    train = [s for f, s in zip(frames, statics, strict=True) if f.split == "train"]
+    train = [
+        s
+        for f, s in zip(frames, statics, strict=True)
+        if f.split == "train" and (max_frame_index is None or f.frame_index <= max_frame_index)
+    ]
     valid = [s for f, s in zip(frames, statics, strict=True) if f.split != "train"]
     if not train or not valid:
         raise ValueError(f"Need training and validation frames, got {len(train)}/{len(valid)}.")
@@ -130,6 +148,7 @@ def finetune_job(
     foundation_name: str,
     foundation_sha256: str | None,
     foundation_is_standin: bool,
+    max_frame_index: int | None = None,
 ) -> FineTuneDocument:
     """Train one model and measure it and its foundation against DFT.
 
@@ -157,7 +176,7 @@ def finetune_job(
     from mlip_finetune.utils import package_versions, sha256_file
 
     statics = [StaticDocument.model_validate(s) for s in statics]
-    train, valid = split_statics(training_data, statics)
+    train, valid = split_statics(training_data, statics, max_frame_index)
     device = resolve_device(device)
     outcome = train_model(
         strategy,
@@ -206,6 +225,7 @@ def finetune_job(
         dft_energy_shift=outcome.energy_shift,
         e0s_source=outcome.e0s_source,
         n_train_structures=len(train),
+        max_frame_index=max_frame_index,
         n_train_atoms=sum(len(s.structure) for s in train),
         n_valid_structures=len(valid),
         epochs=result.epochs,

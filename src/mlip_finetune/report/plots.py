@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from mlip_finetune.schemas.evaluation import PhononDocument
+    from mlip_finetune.schemas.fitting import DataEfficiencyDocument
 
 #: Resolution of every PNG written (dots per inch).
 DPI: int = 150
@@ -181,4 +182,58 @@ def plot_phonon_parity(
     ax.set_ylabel(f"{doc.label} frequency (THz)")
     ax.set_aspect("equal")
     ax.set_title(f"MAE = {mae:.3f} THz")
+    return _save(figure, path)
+
+
+def plot_data_efficiency(
+    doc: DataEfficiencyDocument, path: str | Path, title: str | None = None
+) -> Path:
+    """Plot validation force MAE against the number of training structures (paper Fig. 2b).
+
+    Parameters
+    ----------
+    doc
+        :class:`~mlip_finetune.schemas.fitting.DataEfficiencyDocument`: one line per
+        strategy, the foundation as a dashed horizontal line.
+    path
+        Output PNG; parent directories are created.
+    title
+        Figure title.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        If the document has no point.
+    """
+    from matplotlib import colormaps
+
+    if not doc.points:
+        raise ValueError("plot_data_efficiency needs at least one point.")
+    figure = _figure(5.0, 3.6)
+    ax = figure.add_subplot()
+    colours = colormaps["tab10"].colors
+    strategies = list(dict.fromkeys(p.strategy for p in doc.points))
+    for colour, strategy in zip(itertools.cycle(colours), strategies, strict=False):
+        points = sorted(
+            (p for p in doc.points if p.strategy == strategy), key=lambda p: p.n_train_structures
+        )
+        ax.plot(
+            [p.n_train_structures for p in points],
+            [p.validation.force_mae for p in points],
+            "o-",
+            color=colour,
+            label=str(getattr(strategy, "value", strategy)),
+        )
+    ax.axhline(doc.foundation_validation.force_mae, color="grey", ls="--", label="foundation")
+    ax.set_xlabel("training structures")
+    ax.set_ylabel("validation force MAE (meV/Å)")
+    ax.set_yscale("log")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
     return _save(figure, path)

@@ -47,6 +47,10 @@ class FineTuneDocument(BaseModel):
         "training, moving them onto the foundation's energy zero; empty when unshifted.",
     )
     n_train_structures: int
+    max_frame_index: int | None = Field(
+        default=None,
+        description="Training frames limited to frame_index <= this (data-efficiency curve).",
+    )
     n_train_atoms: int
     n_valid_structures: int
     epochs: list[EpochRecord] = Field(description="mace's per-epoch validation errors.")
@@ -58,3 +62,28 @@ class FineTuneDocument(BaseModel):
     wall_time_s: float = Field(description="Training wall time (s).")
     device: str
     versions: dict[str, str]
+
+
+class DataEfficiencyPoint(BaseModel):
+    """One model of a data-efficiency curve: a strategy trained on a training subset."""
+
+    strategy: FineTuneStrategy
+    max_frame_index: int | None = Field(description="Frames with frame_index <= this.")
+    n_train_structures: int
+    n_train_atoms: int
+    validation: ValidationMetrics = Field(description="Against DFT on the full validation set.")
+    wall_time_s: float = Field(description="Training wall time (s).")
+    model_path: str
+
+
+class DataEfficiencyDocument(BaseModel):
+    """Validation errors against training-set size, per strategy (paper §3.2, Fig. 2b, SI 7.3).
+
+    Training sets grow from the outermost frames of each trajectory inwards (§4.2).
+    """
+
+    points: list[DataEfficiencyPoint] = Field(description="Sorted by strategy, then size.")
+    foundation_validation: ValidationMetrics = Field(
+        description="The foundation on the same validation set (the horizontal line)."
+    )
+    plot_path: str | None = Field(default=None, description="PNG of force MAE vs size.")

@@ -1,0 +1,150 @@
+"""Data-efficiency curves: each strategy trained on growing training sets (paper §3.2, SI 7.3).
+
+The training set grows from the outermost frames of every training trajectory inwards
+(§4.2): subset ``k`` holds the frames with ``frame_index <= k``, so with 4 frames per
+trajectory and 4 training trajectories the sizes are 4, 8, 12 and 16 structures. Every model
+is validated against DFT on the same, complete validation set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jobflow import Flow, Maker, job
+
+from mlip_finetune.fitting.jobs import FineTuneMaker
+from mlip_finetune.fitting.strategies import FineTuneStrategy
+from mlip_finetune.schemas.fitting import (
+    DataEfficiencyDocument,
+    DataEfficiencyPoint,
+    FineTuneDocument,
+)
+
+
+@dataclass
+class DataEfficiencyMaker(Maker):
+    """Train every strategy on every training subset and collect the curve.
+
+    Parameters
+    ----------
+    name
+        Flow name.
+    finetune_makers
+        One :class:`FineTuneMaker` per strategy (their hyper-parameters are used as is).
+    frame_indices
+        Subsets to train on: ``k`` keeps frames with ``frame_index <= k``. The default
+        ``(0, 1, 2, 3)`` covers the paper's 4 frames per trajectory.
+    plot_path
+        PNG written by the collecting job; None writes ``data_efficiency.png`` in its
+        job directory.
+    """
+
+    name: str = "data efficiency"
+    finetune_makers: list[FineTuneMaker] = field(
+        default_factory=lambda: [FineTuneMaker(strategy=FineTuneStrategy.TRANSFER)]
+    )
+    frame_indices: tuple[int, ...] = (0, 1, 2, 3)
+    plot_path: str | None = None
+
+    def make(
+        self,
+        training_data: object,
+        statics: list,
+        foundation_model_path: str,
+        **provenance: object,
+    ) -> Flow:
+        """Return the Flow of training jobs and the collecting job.
+
+        Parameters
+        ----------
+        training_data, statics, foundation_model_path
+            As for :meth:`FineTuneMaker.make`.
+        **provenance
+            ``foundation_name``, ``foundation_sha256``, ``foundation_is_standin``.
+
+        Returns
+        -------
+        jobflow.Flow
+            ``len(finetune_makers) × len(frame_indices)`` jobs named
+            ``"finetune <strategy> frames<=k"`` and ``"data efficiency curve"``; output:
+            :class:`~mlip_finetune.schemas.fitting.DataEfficiencyDocument`.
+
+        Raises
+        ------
+        ValueError
+            If no strategy or no frame index is given, or an index is negative.
+        """
+        if not self.finetune_makers or not self.frame_indices:
+            raise ValueError("A data-efficiency curve needs strategies and frame indices.")
+        if min(self.frame_indices) < 0:
+            raise ValueError(f"Frame indices must be >= 0, got {self.frame_indices}.")
+        jobs = [
+            maker.make(
+                training_data,
+                statics,
+                foundation_model_path,
+                max_frame_index=k,
+                **provenance,
+            )
+            for maker in self.finetune_makers
+            for k in sorted(set(self.frame_indices))
+        ]
+        curve = data_efficiency_curve([j.output for j in jobs], plot_path=self.plot_path)
+        curve.name = "data efficiency curve"
+        return Flow([*jobs, curve], output=curve.output, name=self.name)
+
+
+@job(output_schema=DataEfficiencyDocument)
+def data_efficiency_curve(
+    finetunes: list, plot_path: str | None = None, title: str | None = None
+) -> DataEfficiencyDocument:
+    """Collect fine-tuning documents into a curve and plot it.
+
+    Parameters
+    ----------
+    finetunes
+        :class:`~mlip_finetune.schemas.fitting.FineTuneDocument` of every (strategy, subset).
+    plot_path
+        Output PNG; default ``data_efficiency.png`` in the job directory.
+    title
+        Plot title.
+
+    Returns
+    -------
+    DataEfficiencyDocument
+        Points sorted by strategy and size; the foundation's validation errors from the
+        largest training set's document (its energy offset uses the most frames).
+
+    Raises
+    ------
+    ValueError
+        If ``finetunes`` is empty.
+    """
+    from pathlib import Path
+
+    from mlip_finetune.report.plots import plot_data_efficiency
+
+    docs = [FineTuneDocument.model_validate(f) for f in finetunes]
+    if not docs:
+        raise ValueError("No fine-tuning documents to collect.")
+    order = list(FineTuneStrategy)
+    points = sorted(
+        (
+            DataEfficiencyPoint(
+                strategy=d.strategy,
+                max_frame_index=d.max_frame_index,
+                n_train_structures=d.n_train_structures,
+                n_train_atoms=d.n_train_atoms,
+                validation=d.validation,
+                wall_time_s=d.wall_time_s,
+                model_path=d.model_path,
+            )
+            for d in docs
+        ),
+        key=lambda p: (order.index(p.strategy), p.n_train_structures),
+    )
+    largest = max(docs, key=lambda d: d.n_train_structures)
+    doc = DataEfficiencyDocument(points=points, foundation_validation=largest.foundation_validation)
+    path = Path(plot_path) if plot_path else Path.cwd() / "data_efficiency.png"
+    doc.plot_path = str(plot_data_efficiency(doc, path, title=title).resolve())
+    return doc
