@@ -306,15 +306,16 @@ def eos_document_from_energies(
        kept), the best m-trimmed fit is the Birch–Murnaghan fit with the smallest sum of
        squared residuals over all ways of leaving out m points (exhaustive: at most
        1 + 11 + 55 fits for 11 points and M = 2).
-    2. Noise scale: the median absolute residual ``s`` of the best M-trimmed fit, which no
-       more than M outliers can inflate. Threshold ``t = max(outlier_factor · s,
+    2. Noise scale: the median absolute residual ``s`` of the best M-trimmed fit, which up
+       to M outliers cannot inflate. Threshold ``t = max(outlier_factor · s,
        outlier_floor)`` (meV/atom).
     3. The smallest m whose best m-trimmed fit has every kept point within ``t`` wins; its
        left-out points are excluded. Trying every subset, rather than dropping the worst
        point of a fit through everything, keeps a far-off point from pulling the curve
        towards itself and away from good points (several outliers, end points).
-    4. If no m ≤ M qualifies (more outliers than M), the M-trimmed fit is kept and a
-       warning logged; ``rms_residual`` shows the remaining scatter.
+    4. If no m ≤ M qualifies, the M-trimmed fit is kept and a warning logged. With more
+       than M outliers the noise scale itself is inflated and fewer points may be dropped;
+       ``rms_residual`` then shows the remaining scatter.
 
     Each excluded point is reported with its residual from the final fit (which it took no
     part in) and ``t``.
