@@ -333,6 +333,56 @@ def test_r_patterns_are_cartesian_and_b_only(r_doc):
     assert norms == pytest.approx([np.sqrt(2 * m_b)] * 3)
 
 
+def test_band_minima_between_high_symmetry_points():
+    """Simple cubic, 1 atom, only second-neighbour springs (k = -1 eV/Å²) along the axes:
+    ω²(q) = (-6 + 2 Σ_α cos 4πq_α)·|k|/m vanishes at Γ, X, M, R and is lowest half-way along
+    every segment (q_α = ¼): band minima, isotropic (3-fold), q ≠ -q (6 real patterns)."""
+    from phonopy import Phonopy
+    from phonopy.physical_units import get_physical_units
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    unit = PhonopyAtoms(symbols=["Cu"], cell=np.eye(3) * 3.0, scaled_positions=[[0, 0, 0]])
+    phonon = Phonopy(unit, supercell_matrix=np.eye(3, dtype=int) * 4, primitive_matrix=None)
+    cells = np.rint(phonon.supercell.scaled_positions * 4).astype(int)
+    n = len(cells)
+    fc = np.zeros((n, n, 3, 3))
+    for i, j in np.ndindex(n, n):
+        if sorted(np.mod(cells[j] - cells[i], 4).tolist()) == [0, 0, 2]:
+            fc[i, j] = 2.0 * np.eye(3)  # ±2a are one image in a 4-cell supercell: 2Φ(2a)
+    for i in range(n):
+        fc[i, i] = -fc[i].sum(axis=0)
+    phonon.force_constants = fc
+
+    modes = find_unstable_modes(phonon)
+    by_label = {mode.label: mode for mode in modes}
+    expected = {"Γ–X min", "X–M min", "M–Γ min", "Γ–R min", "R–X min", "R–M min"}
+    assert set(by_label) == expected
+    assert all(m.degeneracy == 3 and m.subspace_dimension == 6 for m in modes)
+    assert all("6-dimensional" in m.skipped for m in modes)  # no grid for 6 by default
+    gamma_x = by_label["Γ–X min"]
+    assert np.sort(np.abs(gamma_x.qpoint)) == pytest.approx([0, 0, 0.25])
+    assert gamma_x.n_supercell_atoms == 4
+    mass = unit.masses[0]
+    expected_thz = -np.sqrt(4.0 / mass) * get_physical_units().DefaultToTHz
+    assert gamma_x.frequency == pytest.approx(expected_thz, rel=1e-6)
+    assert by_label["Γ–R min"].frequency == pytest.approx(np.sqrt(3) * expected_thz, rel=1e-6)
+
+
+def test_modes_beyond_limits_are_reported_not_scanned(r_doc):
+    _, phonon = r_doc
+    (small,) = find_unstable_modes(phonon, PhaseTransitionSettings(supercell_atom_limit=4))
+    assert small.supercell_matrix is None
+    assert "needs 4 atoms" in small.skipped
+    (no_grid,) = find_unstable_modes(phonon, PhaseTransitionSettings(grid_points={1: 21}))
+    assert no_grid.n_supercell_atoms == 4
+    assert "3-dimensional" in no_grid.skipped
+    doc = search_phase_transitions(
+        phonon, r_toy(), "toy-r", settings=PhaseTransitionSettings(grid_points={1: 21})
+    )
+    assert len(doc.unstable_modes) == 1
+    assert doc.scans == doc.new_phases == []
+
+
 def test_r_grid_relaxation_and_space_group(r_doc):
     doc, _ = r_doc
     scan = doc.scans[0]
