@@ -404,9 +404,8 @@ def find_unstable_modes(
     for q_raw, label, bands in candidates.values():
         snapped = rational_qpoint(q_raw, max_cells)
         q = np.array([float(f) for f in snapped[0]]) if snapped else np.asarray(q_raw)
+        # Ascending (eigvalsh), the band order phonopy's modulation routine uses too.
         freqs = np.asarray(phonon.get_frequencies(q), dtype=float)
-        order = np.argsort(freqs, kind="stable")
-        freqs = freqs[order]
         excluded: set[int] = set()
         if np.allclose(q, np.rint(q), atol=1e-8):
             excluded = set(np.argsort(np.abs(freqs))[:3].tolist())
