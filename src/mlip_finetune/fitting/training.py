@@ -111,6 +111,7 @@ def train_model(
     work_dir: str | Path,
     device: str = "cpu",
     name: str | None = None,
+    architecture: dict[str, str] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainingOutcome:
     """Train one model on DFT statics with one strategy (paper §3.1, §4.3, §4.4).
@@ -132,6 +133,10 @@ def train_model(
         ``"cpu"`` or ``"cuda"`` (already resolved).
     name
         Model name (file ``<name>.model``); default ``finetuned_<strategy>``.
+    architecture
+        ``scratch`` only: mace architecture arguments (e.g. a smaller student's); None
+        copies the foundation's
+        (:func:`~mlip_finetune.fitting.mace_backend.foundation_architecture`).
     on_epoch
         Called with each epoch's validation errors.
 
@@ -222,7 +227,7 @@ def train_model(
             foundation_model=foundation_model_path if strategy in FROM_FOUNDATION else None,
             # from scratch: the foundation's architecture, random weights (paper §4.3)
             architecture=(
-                foundation_architecture(foundation_model_path)
+                architecture or foundation_architecture(foundation_model_path)
                 if strategy is FineTuneStrategy.SCRATCH
                 else None
             ),
