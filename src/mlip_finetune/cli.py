@@ -126,8 +126,29 @@ def run(  # noqa: PLR0917  (typer maps options to parameters)
         str, typer.Option(help="paper | local | test (see mlip_finetune.flows.presets).")
     ] = "local",
     strategies: Annotated[
-        str, typer.Option(help="Comma-separated fine-tuning strategies.")
+        str,
+        typer.Option(
+            help="Comma-separated fine-tuning strategies: transfer, multihead, lora_full "
+            "(the paper's Equitrain), lora, freeze, scratch."
+        ),
     ] = "transfer",
+    replay_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="multihead: local replay file (extxyz with energies, forces, stresses); "
+            "default: prototypes of the material's elements labelled by the foundation."
+        ),
+    ] = None,
+    data_efficiency: Annotated[
+        bool,
+        typer.Option(
+            "--data-efficiency", help="Also train on growing training subsets and plot the curve."
+        ),
+    ] = False,
+    distil: Annotated[
+        str | None,
+        typer.Option(help="Distil this strategy's model into a smaller, faster surrogate."),
+    ] = None,
     workdir: Annotated[Path, typer.Option(help="Run directory (job folders, plots).")] = (
         DEFAULT_WORKDIR
     ),
@@ -154,12 +175,20 @@ def run(  # noqa: PLR0917  (typer maps options to parameters)
     workdir = workdir.resolve()
     run_dir = workdir / f"{label}_{time.strftime('%Y%m%d-%H%M%S')}"
     store_path = (store or workdir / "store").resolve()
-    maker = material_flow_maker(
-        preset,
-        strategies=tuple(s.strip() for s in strategies.split(",") if s.strip()),
-        device=device,
-        report_dir=str(run_dir / "report"),
-    )
+    if replay_file is not None and not replay_file.is_file():
+        raise typer.BadParameter(f"replay file {replay_file} does not exist")
+    try:
+        maker = material_flow_maker(
+            preset,
+            strategies=tuple(s.strip() for s in strategies.split(",") if s.strip()),
+            device=device,
+            report_dir=str(run_dir / "report"),
+            replay_file=str(replay_file.resolve()) if replay_file else None,
+            data_efficiency=data_efficiency,
+            distil=distil,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     flow = maker.make(structure, foundation, label=label)
     console.rule(f"[bold]{label}: {len(flow.jobs)} stages, preset {preset}")
     start = time.perf_counter()
@@ -229,6 +258,35 @@ def _print_report(report: dict | BaseModel) -> None:
         "yes" if data["dft_has_imaginary_modes"] else "no",
     )
     console.print(table)
+    if data.get("data_efficiency"):
+        _print_data_efficiency(data["data_efficiency"])
+    if data.get("surrogate"):
+        sur = data["surrogate"]
+        console.print(
+            f"surrogate of {sur['teacher_path']}: {sur['student_parameters']} vs "
+            f"{sur['teacher_parameters']} parameters, {sur['speed_ratio']:.1f}× faster; "
+            f"force MAE vs teacher {sur['student_vs_teacher']['force_mae']:.1f} meV/Å"
+        )
+
+
+def _print_data_efficiency(curve: dict) -> None:
+    table = Table(title="data efficiency: validation force MAE (meV/Å) vs training structures")
+    sizes = sorted({p["n_train_structures"] for p in curve["points"]})
+    table.add_column("model")
+    for size in sizes:
+        table.add_column(str(size), justify="right")
+    table.add_row(
+        "foundation", *[f"{curve['foundation_validation']['force_mae']:.1f}"] * len(sizes)
+    )
+    for strategy in dict.fromkeys(p["strategy"] for p in curve["points"]):
+        by_size = {
+            p["n_train_structures"]: p["validation"]["force_mae"]
+            for p in curve["points"]
+            if p["strategy"] == strategy
+        }
+        table.add_row(strategy, *[f"{by_size[n]:.1f}" if n in by_size else "" for n in sizes])
+    console.print(table)
+    console.print(f"plot: {curve['plot_path']}")
 
 
 def _reports(store_path: Path, material: str | None) -> list[dict]:

@@ -33,3 +33,37 @@ def test_bad_names_fail_when_the_flow_is_built():
         material_flow_maker("nope")
     with pytest.raises(ValueError, match="lora_of_my_dreams"):
         material_flow_maker("local", strategies=("lora_of_my_dreams",))
+
+
+def test_all_strategies_with_curve_and_surrogate_build_one_flow(si_primitive, random_mace_si):
+    from mlip_finetune.foundation import FoundationModel
+
+    foundation = FoundationModel(name="tiny", path=str(random_mace_si), sha256="0" * 64)
+    strategies = ("transfer", "multihead", "lora_full", "lora", "freeze", "scratch")
+    maker = material_flow_maker(
+        "test",
+        strategies=strategies,
+        replay_file="/data/replay.xyz",
+        data_efficiency=True,
+        distil="lora_full",
+    )
+    assert all(m.hyperparameters.replay_file == "/data/replay.xyz" for m in maker.finetune_makers)
+    flow = maker.make(si_primitive, foundation, label="Si")
+    names = [j.name for j in flow.jobs]
+    for strategy in strategies:
+        assert f"finetune {strategy}" in names
+        assert f"ml phonons {strategy}" in names
+    curve = next(j for j in flow.jobs if j.name == "data efficiency")
+    # 4 frames per trajectory: subsets k = 0, 1, 2 per strategy; the full set is reused
+    assert sorted(j.name for j in curve.jobs if j.name.startswith("finetune lora_full")) == [
+        "finetune lora_full frames<=0",
+        "finetune lora_full frames<=1",
+        "finetune lora_full frames<=2",
+    ]
+    assert len(curve.jobs) == 6 * 3 + 1
+    assert "distil surrogate" in names
+    assert "ml phonons surrogate" in names
+    with pytest.raises(ValueError, match="not among"):
+        material_flow_maker("test", strategies=("transfer",), distil="scratch").make(
+            si_primitive, foundation
+        )

@@ -51,6 +51,7 @@ class DataEfficiencyMaker(Maker):
         training_data: object,
         statics: list,
         foundation_model_path: str,
+        include: list | None = None,
         **provenance: object,
     ) -> Flow:
         """Return the Flow of training jobs and the collecting job.
@@ -59,6 +60,9 @@ class DataEfficiencyMaker(Maker):
         ----------
         training_data, statics, foundation_model_path
             As for :meth:`FineTuneMaker.make`.
+        include
+            Outputs of fine-tuning jobs trained elsewhere (e.g. the material flow's models on
+            the full training set) to add to the curve instead of training them twice.
         **provenance
             ``foundation_name``, ``foundation_sha256``, ``foundation_is_standin``.
 
@@ -89,7 +93,9 @@ class DataEfficiencyMaker(Maker):
             for maker in self.finetune_makers
             for k in sorted(set(self.frame_indices))
         ]
-        curve = data_efficiency_curve([j.output for j in jobs], plot_path=self.plot_path)
+        curve = data_efficiency_curve(
+            [j.output for j in jobs] + list(include or []), plot_path=self.plot_path
+        )
         curve.name = "data efficiency curve"
         return Flow([*jobs, curve], output=curve.output, name=self.name)
 

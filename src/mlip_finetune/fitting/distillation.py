@@ -180,7 +180,11 @@ class SurrogateMaker(Maker):
     device: str = "auto"
 
     def make(
-        self, structure: Structure, teacher_model_path: str, dft_validation: list | None = None
+        self,
+        structure: Structure,
+        teacher_model_path: str,
+        dft_validation: list | None = None,
+        training_data: object | None = None,
     ) -> Job:
         """Return the distillation job.
 
@@ -192,6 +196,10 @@ class SurrogateMaker(Maker):
             The fine-tuned teacher (e.g. ``FineTuneDocument.model_path`` or its reference).
         dft_validation
             Optional DFT statics to measure student and teacher against DFT.
+        training_data
+            If given, the :class:`~mlip_finetune.schemas.data.TrainingDataDocument` of
+            ``dft_validation``: only its validation frames are used (the teacher was trained
+            on the others).
 
         Returns
         -------
@@ -204,6 +212,7 @@ class SurrogateMaker(Maker):
             settings=self.settings,
             device=self.device,
             dft_validation=dft_validation,
+            training_data=training_data,
         )
         distil.name = self.name
         return distil
@@ -217,6 +226,7 @@ def distil_surrogate(
     settings: DistillationSettings,
     device: str = "auto",
     dft_validation: list | None = None,
+    training_data: object | None = None,
 ) -> SurrogateDocument:
     """Label structures with the teacher, train the student, compare them.
 
@@ -232,6 +242,9 @@ def distil_surrogate(
         Torch device for labelling, training and timing.
     dft_validation
         Optional DFT statics (:class:`~mlip_finetune.schemas.dft.StaticDocument`).
+    training_data
+        Optional TrainingDataDocument of ``dft_validation``; only its validation frames are
+        then compared.
 
     Returns
     -------
@@ -290,6 +303,10 @@ def distil_surrogate(
     dft_metrics: dict[str, ValidationMetrics] = {}
     if dft_validation:
         statics = [StaticDocument.model_validate(s) for s in dft_validation]
+        if training_data is not None:
+            from mlip_finetune.fitting.jobs import split_statics
+
+            statics = split_statics(training_data, statics)[1]
         for key, calc in (("student", student), ("teacher", teacher)):
             offset = energy_offset_per_atom(calc, statics)
             dft_metrics[key] = validation_metrics(calc, statics, energy_offset_per_atom=offset)

@@ -11,6 +11,8 @@ from jobflow import Flow, Maker, job
 from mlip_finetune.data.jobs import TrainingDataMaker
 from mlip_finetune.dft.jobs import ReferenceStaticsMaker, RelaxMaker, StaticMaker
 from mlip_finetune.evaluation.jobs import MLPhononMaker, phonons_from_statics
+from mlip_finetune.fitting.data_efficiency import DataEfficiencyMaker
+from mlip_finetune.fitting.distillation import SurrogateMaker  # noqa: TC001
 from mlip_finetune.fitting.jobs import FineTuneMaker
 from mlip_finetune.fitting.strategies import FineTuneStrategy
 from mlip_finetune.schemas.report import MaterialReportDocument, ModelRow
@@ -50,6 +52,8 @@ class MaterialFlowMaker(Maker):
     supercells (jobs ``"dft phonon displacement i/N"``), ML phonons for the foundation and
     every fine-tuned model (:class:`MLPhononMaker`, all displacements in one job), and a
     ``material report`` job with the comparison table and the band-structure plot.
+    Optionally a data-efficiency curve of every strategy (:class:`DataEfficiencyMaker`) and a
+    distilled surrogate of one fine-tuned model (:class:`SurrogateMaker`), with its phonons.
 
     Parameters
     ----------
@@ -79,6 +83,15 @@ class MaterialFlowMaker(Maker):
         the input cell).
     report_dir
         Where plots are written; None uses the report job's own directory.
+    data_efficiency
+        Also train every strategy on the growing training subsets (frames with
+        ``frame_index <= k`` for k < ``n_frames - 1``; the full set is the main models) and
+        plot validation force MAE against training-set size (paper §3.2).
+    surrogate_maker
+        If given, distil the model of ``surrogate_teacher`` into a smaller student and add
+        its phonons as a ``surrogate`` row.
+    surrogate_teacher
+        Strategy whose model is the teacher; None takes the first strategy.
     """
 
     name: str = "finetune material"
@@ -92,6 +105,9 @@ class MaterialFlowMaker(Maker):
     displacement: float = 0.01
     phonon_mesh: list[int] | float = 50.0
     report_dir: str | None = None
+    data_efficiency: bool = False
+    surrogate_maker: SurrogateMaker | None = None
+    surrogate_teacher: str | None = None
 
     def make(
         self, structure: Structure, foundation: FoundationModel, label: str | None = None
@@ -118,7 +134,9 @@ class MaterialFlowMaker(Maker):
         mlip_finetune.foundation.UnsupportedElementError
             If the foundation lacks an element of the structure (checked now, not on a node).
         ValueError
-            If no fine-tuning strategy is given or two share a strategy.
+            If no fine-tuning strategy is given or two share a strategy, the surrogate's
+            teacher is not one of them, or a data-efficiency curve is asked for with fewer
+            than 2 frames per trajectory.
         """
         from mlip_finetune.data.utils import primitive_standard
         from mlip_finetune.evaluation.phonons import phonon_supercell_matrix, resolve_mesh
@@ -144,20 +162,71 @@ class MaterialFlowMaker(Maker):
         statics = ReferenceStaticsMaker(static_maker=self.static_maker).make(structures.output)
         jobs = [data, structures, statics]
 
-        finetunes = []
-        for maker in self.finetune_makers:
-            ft = maker.make(
+        provenance = {
+            "foundation_name": foundation.name,
+            "foundation_sha256": foundation.sha256,
+            "foundation_is_standin": foundation.is_standin,
+        }
+        finetunes = [
+            maker.make(data.output, statics.output, foundation.path, **provenance)
+            for maker in self.finetune_makers
+        ]
+        jobs += finetunes
+        data_efficiency = None
+        if self.data_efficiency:
+            data_efficiency = self._data_efficiency(
                 data.output,
                 statics.output,
-                foundation_model_path=foundation.path,
-                foundation_name=foundation.name,
-                foundation_sha256=foundation.sha256,
-                foundation_is_standin=foundation.is_standin,
+                foundation_path=foundation.path,
+                finetunes=finetunes,
+                label=label,
+                provenance=provenance,
             )
-            finetunes.append(ft)
-        jobs += finetunes
+            jobs.append(data_efficiency)
 
-        # DFT reference phonons: relax, displace, one static per displacement, assemble.
+        dft_jobs, dft_phonons = self._dft_phonons(unit_cell, matrix, mesh)
+        jobs += dft_jobs
+
+        ml_maker = self.ml_phonon_maker.update_kwargs(
+            {"supercell_matrix": matrix, "displacement": self.displacement, "mesh": mesh}
+        )
+        ml_phonons = [ml_maker.make(unit_cell, foundation.path, "foundation")]
+        ml_phonons[0].name = "ml phonons foundation"
+        for ft, maker in zip(finetunes, self.finetune_makers, strict=True):
+            strategy = str(getattr(maker.strategy, "value", maker.strategy))
+            phon = ml_maker.make(unit_cell, ft.output.model_path, strategy)
+            phon.name = f"ml phonons {strategy}"
+            ml_phonons.append(phon)
+        jobs += ml_phonons
+        surrogate = surrogate_phonons = None
+        if self.surrogate_maker is not None:
+            surrogate, surrogate_phonons = self._surrogate(
+                unit_cell, finetunes, statics.output, data.output, ml_maker
+            )
+            jobs += [surrogate, surrogate_phonons]
+
+        report = material_report(
+            label=label,
+            formula=unit_cell.composition.reduced_formula,
+            foundation=foundation.model_dump(),
+            finetunes=[ft.output for ft in finetunes],
+            dft_phonons=dft_phonons.output,
+            ml_phonons=[p.output for p in ml_phonons],
+            dft_settings=self.static_maker.settings.model_dump(mode="json"),
+            phonon_mesh=mesh,
+            supercell_matrix=[list(map(int, row)) for row in matrix],
+            report_dir=self.report_dir,
+            data_efficiency=data_efficiency.output if data_efficiency else None,
+            surrogate=surrogate.output if surrogate else None,
+            surrogate_phonons=surrogate_phonons.output if surrogate_phonons else None,
+        )
+        report.name = "material report"
+        jobs.append(report)
+        return Flow(jobs, output=report.output, name=f"{self.name} {label}")
+
+    def _dft_phonons(self, unit_cell: Structure, matrix: object, mesh: list[int]) -> tuple:
+        """DFT reference phonons: relax, displace, one static per displacement, assemble."""
+        jobs = []
         reference_cell = unit_cell
         if self.relax_maker is not None:
             relax = self.relax_maker.make(unit_cell)
@@ -183,34 +252,58 @@ class MaterialFlowMaker(Maker):
         )
         dft_phonons.name = "dft phonons"
         jobs += [displaced, phonon_statics, dft_phonons]
+        return jobs, dft_phonons
 
-        ml_maker = self.ml_phonon_maker.update_kwargs(
-            {"supercell_matrix": matrix, "displacement": self.displacement, "mesh": mesh}
+    def _surrogate(
+        self,
+        unit_cell: Structure,
+        finetunes: list,
+        statics: object,
+        training_data: object,
+        ml_maker: MLPhononMaker,
+    ) -> tuple:
+        """Distillation job of the teacher strategy's model and the student's phonons."""
+        names = [str(getattr(m.strategy, "value", m.strategy)) for m in self.finetune_makers]
+        teacher = str(self.surrogate_teacher or names[0])
+        if teacher not in names:
+            raise ValueError(f"Surrogate teacher {teacher!r} is not among {names}.")
+        surrogate = self.surrogate_maker.make(
+            unit_cell,
+            finetunes[names.index(teacher)].output.model_path,
+            dft_validation=statics,
+            training_data=training_data,
         )
-        ml_phonons = [ml_maker.make(unit_cell, foundation.path, "foundation")]
-        ml_phonons[0].name = "ml phonons foundation"
-        for ft, maker in zip(finetunes, self.finetune_makers, strict=True):
-            strategy = str(getattr(maker.strategy, "value", maker.strategy))
-            phon = ml_maker.make(unit_cell, ft.output.model_path, strategy)
-            phon.name = f"ml phonons {strategy}"
-            ml_phonons.append(phon)
-        jobs += ml_phonons
+        phonons = ml_maker.make(unit_cell, surrogate.output.student_path, "surrogate")
+        phonons.name = "ml phonons surrogate"
+        return surrogate, phonons
 
-        report = material_report(
-            label=label,
-            formula=unit_cell.composition.reduced_formula,
-            foundation=foundation.model_dump(),
-            finetunes=[ft.output for ft in finetunes],
-            dft_phonons=dft_phonons.output,
-            ml_phonons=[p.output for p in ml_phonons],
-            dft_settings=self.static_maker.settings.model_dump(mode="json"),
-            phonon_mesh=mesh,
-            supercell_matrix=[list(map(int, row)) for row in matrix],
-            report_dir=self.report_dir,
+    def _data_efficiency(
+        self,
+        training_data: object,
+        statics: object,
+        *,
+        foundation_path: str,
+        finetunes: list,
+        label: str,
+        provenance: dict,
+    ) -> Flow:
+        n_frames = self.training_data_maker.n_frames
+        if n_frames < 2:  # noqa: PLR2004
+            raise ValueError("A data-efficiency curve needs at least 2 frames per trajectory.")
+        plot = (
+            str(Path(self.report_dir) / f"{label}_data_efficiency.png") if self.report_dir else None
         )
-        report.name = "material report"
-        jobs.append(report)
-        return Flow(jobs, output=report.output, name=f"{self.name} {label}")
+        return DataEfficiencyMaker(
+            finetune_makers=self.finetune_makers,
+            frame_indices=tuple(range(n_frames - 1)),
+            plot_path=plot,
+        ).make(
+            training_data,
+            statics,
+            foundation_path,
+            include=[ft.output for ft in finetunes],
+            **provenance,
+        )
 
 
 @job(output_schema=MaterialReportDocument)
@@ -226,6 +319,9 @@ def material_report(
     phonon_mesh: list[int],
     supercell_matrix: list[list[int]],
     report_dir: str | None,
+    data_efficiency: object | None = None,
+    surrogate: object | None = None,
+    surrogate_phonons: object | None = None,
 ) -> MaterialReportDocument:
     """Compare every model with DFT and write the band-structure overlay.
 
@@ -233,8 +329,9 @@ def material_report(
     -------
     MaterialReportDocument
         One row per model: validation energy/force/stress MAE (energy after removing each
-        model's per-atom offset to DFT on the training frames) and phonon MAE (THz) on the
-        common q-mesh.
+        model's per-atom offset to DFT on the training frames; for the surrogate, on the
+        validation frames) and phonon MAE (THz) on the common q-mesh; the data-efficiency
+        curve and surrogate document when given.
     """
     from mlip_finetune.evaluation.metrics import phonon_frequency_mae, phonon_property_errors
     from mlip_finetune.foundation import FoundationModel
@@ -290,6 +387,30 @@ def material_report(
                 phonon_property_errors=phonon_property_errors(phon, ref),
             )
         )
+    surrogate_doc = None
+    if surrogate is not None and surrogate_phonons is not None:
+        from mlip_finetune.fitting.distillation import SurrogateDocument
+
+        surrogate_doc = SurrogateDocument.model_validate(surrogate)
+        phon = PhononDocument.model_validate(surrogate_phonons)
+        metrics = surrogate_doc.student_vs_dft
+        rows.append(
+            ModelRow(
+                label="surrogate",
+                kind="surrogate",
+                model_name=f"surrogate of {Path(surrogate_doc.teacher_path).stem} "
+                f"({surrogate_doc.speed_ratio:.1f}× faster)",
+                model_path=surrogate_doc.student_path,
+                model_sha256=surrogate_doc.student_sha256,
+                energy_mae_mev_per_atom=metrics.energy_mae if metrics else float("nan"),
+                force_mae_mev_per_angstrom=metrics.force_mae if metrics else float("nan"),
+                stress_mae_gpa=metrics.stress_mae if metrics else None,
+                phonon_mae_thz=phonon_frequency_mae(phon, ref),
+                max_frequency_thz=phon.max_frequency,
+                has_imaginary_modes=phon.has_imaginary_modes,
+                phonon_property_errors=phonon_property_errors(phon, ref),
+            )
+        )
     return MaterialReportDocument(
         formula=formula,
         material_label=label,
@@ -306,4 +427,6 @@ def material_report(
         dft_settings=dft_settings,
         band_structure_plot=str(plot),
         report_dir=str(out_dir.resolve()),
+        data_efficiency=data_efficiency,
+        surrogate=surrogate_doc,
     )

@@ -9,6 +9,7 @@ from mlip_finetune.data.utils import SupercellProtocol
 from mlip_finetune.dft.jobs import RelaxMaker, StaticMaker
 from mlip_finetune.dft.settings import DFTSettings
 from mlip_finetune.evaluation.jobs import MLPhononMaker
+from mlip_finetune.fitting.distillation import DistillationSettings, SurrogateMaker
 from mlip_finetune.fitting.jobs import FineTuneMaker
 from mlip_finetune.fitting.strategies import FineTuneStrategy, default_settings
 from mlip_finetune.flows.material import MaterialFlowMaker
@@ -34,6 +35,10 @@ def material_flow_maker(
     strategies: tuple[FineTuneStrategy | str, ...] = (FineTuneStrategy.TRANSFER,),
     device: str = "auto",
     report_dir: str | None = None,
+    *,
+    replay_file: str | None = None,
+    data_efficiency: bool = False,
+    distil: str | None = None,
 ) -> MaterialFlowMaker:
     """Return a :class:`MaterialFlowMaker` configured by a preset.
 
@@ -47,6 +52,13 @@ def material_flow_maker(
         Torch device for training and ML evaluation.
     report_dir
         Directory for plots; None uses the report job's directory.
+    replay_file
+        Multihead: the user's local replay file (subsampled to 100 structures); None builds
+        one labelled by the foundation (:mod:`mlip_finetune.fitting.replay`).
+    data_efficiency
+        Also train every strategy on growing training subsets and plot the curve.
+    distil
+        Strategy whose model is distilled into a smaller surrogate; None skips it.
 
     Returns
     -------
@@ -77,8 +89,24 @@ def material_flow_maker(
         epochs, relax_fmax, min_length, mesh = 15, 1e-2, 5.0, 8.0
     finetunes = []
     for strategy in strategies:
-        hyper = default_settings(strategy).model_copy(update={"max_num_epochs": epochs})
+        hyper = default_settings(strategy).model_copy(
+            update={"max_num_epochs": epochs, "replay_file": replay_file}
+        )
         finetunes.append(FineTuneMaker(strategy=strategy, hyperparameters=hyper, device=device))
+    surrogate = None
+    if distil is not None:
+        distillation = DistillationSettings()
+        if preset is not RunPreset.PAPER:
+            small = preset is RunPreset.TEST
+            distillation = DistillationSettings(
+                n_structures=12 if small else 60,
+                n_validation=4 if small else 10,
+                min_atoms=8 if small else 32,
+                train=distillation.train.model_copy(
+                    update={"max_num_epochs": 5 if small else epochs}
+                ),
+            )
+        surrogate = SurrogateMaker(settings=distillation, device=device)
     return MaterialFlowMaker(
         training_data_maker=data,
         static_maker=StaticMaker(settings=dft),
@@ -88,4 +116,7 @@ def material_flow_maker(
         phonon_min_length=min_length,
         phonon_mesh=mesh,
         report_dir=report_dir,
+        data_efficiency=data_efficiency,
+        surrogate_maker=surrogate,
+        surrogate_teacher=distil,
     )

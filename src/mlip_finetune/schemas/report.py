@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from mlip_finetune.fitting.distillation import SurrogateDocument  # noqa: TC001
 from mlip_finetune.schemas.evaluation import PhononPropertyErrors  # noqa: TC001
+from mlip_finetune.schemas.fitting import DataEfficiencyDocument  # noqa: TC001
 
 
 class ModelRow(BaseModel):
     """One model's errors against the DFT reference."""
 
-    label: str = Field(description="'foundation' or the strategy name.")
-    kind: str = Field(description="'foundation' or 'finetuned'.")
+    label: str = Field(description="'foundation', the strategy name, or 'surrogate'.")
+    kind: str = Field(description="'foundation', 'finetuned' or 'surrogate'.")
     model_name: str = Field(description="Display name; stand-ins say so.")
     model_path: str
     model_sha256: str
@@ -44,3 +46,9 @@ class MaterialReportDocument(BaseModel):
     dft_settings: dict
     band_structure_plot: str | None = Field(description="PNG path of the overlaid bands.")
     report_dir: str
+    data_efficiency: DataEfficiencyDocument | None = Field(
+        default=None, description="Validation errors vs training-set size, if requested."
+    )
+    surrogate: SurrogateDocument | None = Field(
+        default=None, description="Distilled student of one fine-tuned model, if requested."
+    )
