@@ -17,7 +17,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -375,6 +375,103 @@ def _strategy_args(
     return args
 
 
+class TrainingProcessRun(NamedTuple):
+    """What :func:`run_training_process` saw of one training process."""
+
+    returncode: int
+    epochs: list[EpochRecord]
+    tail: list[str]
+    wall_time_s: float
+
+
+def run_training_process(
+    command: list[str],
+    *,
+    cwd: str | Path,
+    log_path: str | Path,
+    label: str,
+    parse_line: Callable[[str], EpochRecord | None],
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_line: Callable[[str], None] | None = None,
+    env: dict[str, str] | None = None,
+    append_log: bool = False,
+) -> TrainingProcessRun:
+    """Run a training program, stream its log to a file and stop it when it diverges.
+
+    Shared by the mace and equitrain backends: both train in a subprocess because they change
+    torch's global state (DESIGN.md, known traps).
+
+    Parameters
+    ----------
+    command
+        Full command line, e.g. ``[sys.executable, "-m", "mace.cli.run_train", ...]``.
+    cwd
+        Working directory of the process.
+    log_path
+        File receiving the process's stdout and stderr, line by line.
+    label
+        Name used in error messages (e.g. the strategy).
+    parse_line
+        Turns one log line into an :class:`EpochRecord` (or None); may keep state.
+    on_epoch
+        Called with each parsed record as training proceeds.
+    on_line
+        Called with every log line (e.g. to spot a mode switch).
+    env
+        Extra environment variables for the process.
+    append_log
+        Append to ``log_path`` instead of overwriting it (a resumed run keeps its history).
+
+    Returns
+    -------
+    TrainingProcessRun
+        Exit code, parsed records in order, the last 25 log lines, wall time (s).
+
+    Raises
+    ------
+    TrainingDivergedError
+        As soon as a parsed record's loss is NaN/inf (the process is killed), naming label
+        and epoch.
+    """
+    log_path = Path(log_path)
+    epochs: list[EpochRecord] = []
+    tail: deque[str] = deque(maxlen=25)
+    start = time.perf_counter()
+    with (
+        log_path.open("a" if append_log else "w") as log,
+        subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            env=os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {}),
+        ) as proc,
+    ):
+        assert proc.stdout is not None  # noqa: S101  (Popen with stdout=PIPE)
+        for line in proc.stdout:
+            log.write(line)
+            tail.append(line.rstrip())
+            if on_line is not None:
+                on_line(line)
+            record = parse_line(line)
+            if record is None:
+                continue
+            epochs.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+            if not math.isfinite(record.loss):
+                proc.kill()
+                raise TrainingDivergedError(
+                    f"Training '{label}' diverged: validation loss is {record.loss} at epoch "
+                    f"{record.epoch}. Lower the learning rate or check the training data. "
+                    f"Log: {log_path}"
+                )
+        returncode = proc.wait()
+    return TrainingProcessRun(returncode, epochs, list(tail), time.perf_counter() - start)
+
+
 def run_mace_train(
     args: list[str],
     work_dir: str | Path,
@@ -411,54 +508,34 @@ def run_mace_train(
     work_dir.mkdir(parents=True, exist_ok=True)
     name = args[args.index("--name") + 1]
     log_path = work_dir / "mace_train.log"
-    epochs: list[EpochRecord] = []
-    tail: deque[str] = deque(maxlen=25)
     multihead = False
-    start = time.perf_counter()
-    with (
-        log_path.open("w") as log,
-        subprocess.Popen(
-            [sys.executable, "-m", "mace.cli.run_train", *args],
-            cwd=work_dir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-            env=os.environ | {"PYTHONUNBUFFERED": "1"},
-        ) as proc,
-    ):
-        assert proc.stdout is not None  # noqa: S101  (Popen with stdout=PIPE)
-        for line in proc.stdout:
-            log.write(line)
-            tail.append(line.rstrip())
-            if "Using multiheads finetuning mode" in line:
-                multihead = True
-            record = parse_epoch_line(line)
-            if record is None:
-                continue
-            epochs.append(record)
-            if on_epoch is not None:
-                on_epoch(record)
-            if not math.isfinite(record.loss):
-                proc.kill()
-                raise TrainingDivergedError(
-                    f"Training '{label}' diverged: validation loss is {record.loss} at epoch "
-                    f"{record.epoch}. Lower the learning rate or check the training data. "
-                    f"Log: {log_path}"
-                )
-        returncode = proc.wait()
+
+    def watch(line: str) -> None:
+        nonlocal multihead
+        if "Using multiheads finetuning mode" in line:
+            multihead = True
+
+    run = run_training_process(
+        [sys.executable, "-m", "mace.cli.run_train", *args],
+        cwd=work_dir,
+        log_path=log_path,
+        label=label,
+        parse_line=parse_epoch_line,
+        on_epoch=on_epoch,
+        on_line=watch,
+    )
     model_path = work_dir / f"{name}.model"
-    if returncode != 0 or not model_path.is_file():
+    if run.returncode != 0 or not model_path.is_file():
         raise TrainingError(
-            f"mace training '{label}' failed (exit code {returncode}, model file "
+            f"mace training '{label}' failed (exit code {run.returncode}, model file "
             f"{'present' if model_path.is_file() else 'missing'}). Last log lines:\n"
-            + "\n".join(tail)
+            + "\n".join(run.tail)
         )
     return MaceTrainResult(
         model_path=str(model_path.resolve()),
         log_path=str(log_path.resolve()),
-        epochs=epochs,
+        epochs=run.epochs,
         args=args,
-        wall_time_s=time.perf_counter() - start,
+        wall_time_s=run.wall_time_s,
         multihead_active=multihead,
     )
