@@ -431,7 +431,7 @@ def run_training_process(
     ------
     TrainingDivergedError
         As soon as a parsed record's loss is NaN/inf (the process is killed), naming label
-        and epoch.
+        and epoch. Any exception raised by a callback also kills the process.
     """
     log_path = Path(log_path)
     epochs: list[EpochRecord] = []
@@ -450,25 +450,30 @@ def run_training_process(
         ) as proc,
     ):
         assert proc.stdout is not None  # noqa: S101  (Popen with stdout=PIPE)
-        for line in proc.stdout:
-            log.write(line)
-            tail.append(line.rstrip())
-            if on_line is not None:
-                on_line(line)
-            record = parse_line(line)
-            if record is None:
-                continue
-            epochs.append(record)
-            if on_epoch is not None:
-                on_epoch(record)
-            if not math.isfinite(record.loss):
+        try:
+            for line in proc.stdout:
+                log.write(line)
+                tail.append(line.rstrip())
+                if on_line is not None:
+                    on_line(line)
+                record = parse_line(line)
+                if record is None:
+                    continue
+                epochs.append(record)
+                if on_epoch is not None:
+                    on_epoch(record)
+                if not math.isfinite(record.loss):
+                    raise TrainingDivergedError(
+                        f"Training '{label}' diverged: validation loss is {record.loss} at "
+                        f"epoch {record.epoch}. Lower the learning rate or check the training "
+                        f"data. Log: {log_path}"
+                    )
+            returncode = proc.wait()
+        finally:
+            # diverged, a callback failed or the caller was interrupted: never leave the
+            # training process running on its own
+            if proc.poll() is None:
                 proc.kill()
-                raise TrainingDivergedError(
-                    f"Training '{label}' diverged: validation loss is {record.loss} at epoch "
-                    f"{record.epoch}. Lower the learning rate or check the training data. "
-                    f"Log: {log_path}"
-                )
-        returncode = proc.wait()
     return TrainingProcessRun(returncode, epochs, list(tail), time.perf_counter() - start)
 
 
