@@ -96,6 +96,8 @@ def resumed(data, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp("delta_free")
     first = _finetune(data, work_dir, settings=_settings(weight_decay=0.0, max_num_epochs=2))
     checkpoint_epoch = last_checkpoint(work_dir / "equitrain_checkpoints")[1]
+    # a kill while equitrain saved epoch 3 would leave a folder without args.json
+    (work_dir / "equitrain_checkpoints" / "best_val_epochs@3_e@0.001").mkdir()
     second = _finetune(data, work_dir, settings=_settings(weight_decay=0.0, max_num_epochs=4))
     return work_dir, first, checkpoint_epoch, second
 
@@ -259,6 +261,9 @@ def test_restart_resumes_from_the_last_checkpoint(resumed):
     assert second.args[second.args.index("--epochs") + 1] == "2"
     log = (work_dir / "equitrain_train.log").read_text()
     assert "resuming from best_val_epochs@2_" in log
+    kept = [p.name for p in (work_dir / "equitrain_checkpoints").glob("best_val_epochs@*")]
+    assert len(kept) == 1
+    assert kept[0].startswith("best_val_epochs@4_")  # monotone here: each epoch improved
 
 
 def test_parser_units_and_divergence_marker():

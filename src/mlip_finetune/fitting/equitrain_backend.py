@@ -27,8 +27,10 @@ Facts about equitrain 1.0.0 this module relies on (read from its source):
   (``backends/torch_backend.py`` line 387, ``if update_val_result:``). A
   restarted run resumes from the newest (= best) one with ``--load-last-checkpoint`` (model,
   optimizer, scheduler and RNG states); epochs after the last improvement are trained again.
-  Only that checkpoint is kept (``--keep-best-checkpoints 1``). The exported model is the
-  best one by validation loss, as with mace.
+  Only that checkpoint is kept (``--keep-best-checkpoints 1``). A checkpoint folder without
+  the ``args.json`` equitrain writes last (``backends/torch_checkpoint.py``,
+  ``save_checkpoint``) was cut short by the kill and is deleted before resuming. The exported
+  model is the best one by validation loss, as with mace.
 - Non-finite losses are silently dropped from the logged averages
   (``equitrain/loss_metrics.py`` line 18, ``AverageMeter.update``;
   ``backends/torch_evaluate.py`` line 115, ``if loss.main.isfinite():``): a diverged run
@@ -191,6 +193,14 @@ def last_checkpoint(checkpoint_dir: str | Path) -> tuple[Path, int] | None:
 
     path, epoch = _find_last_checkpoint(checkpoint_dir, "val")
     return None if path is None else (Path(path), int(epoch))
+
+
+def _drop_incomplete_checkpoints(checkpoint_dir: Path) -> None:
+    """Delete checkpoint folders a kill interrupted (equitrain writes ``args.json`` last)."""
+    for path in checkpoint_dir.glob("best_val_epochs@*"):
+        if path.is_dir() and not (path / "args.json").is_file():
+            logger.warning("Deleting incomplete equitrain checkpoint %s", path)
+            shutil.rmtree(path)
 
 
 def build_equitrain_preprocess_args(
@@ -590,6 +600,7 @@ def run_equitrain_finetune(
     # equitrain skips conversion when an HDF5 file exists: always rebuild from the given data.
     shutil.rmtree(data_dir, ignore_errors=True)
     model_path.unlink(missing_ok=True)
+    _drop_incomplete_checkpoints(checkpoint_dir)
     resume = last_checkpoint(checkpoint_dir)
     resume_epoch = None if resume is None else resume[1]
     train_args = build_equitrain_train_args(
