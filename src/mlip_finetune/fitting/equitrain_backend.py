@@ -105,10 +105,10 @@ _VALUE_RE = re.compile(r"(\w+): ([^,\s]+)")
 class EquitrainEpochParser:
     """Turn equitrain's per-epoch validation log lines into :class:`EpochRecord` objects.
 
-    equitrain (run with ``-v``) logs, per epoch, a line with the training loss
+    equitrain (run with ``-v``) logs, per epoch, the validation value of the loss it minimises
     (``Epoch [   3] --   val [huber]: 0.01510, energy: ..., forces: ..., stress: ...``) and
-    then one per monitored metric (``val [mae]  : ...``). The parser keeps the loss line
-    and emits a record at the MAE line. Epoch ``first_epoch`` is the evaluation before
+    then one line per monitored metric (``val [mae]  : ...``). The parser keeps the loss and
+    emits a record at the MAE line. Epoch ``first_epoch`` is the evaluation before
     training (the foundation, or the checkpoint a resumed run starts from).
 
     Units: equitrain's MAEs are in eV/atom (energy error divided by the number of atoms), eV/Å
