@@ -1,0 +1,725 @@
+"""VASP reference calculations with the paper's settings, through atomate2.
+
+Presets (Grandel, Benner, George 2026):
+
+- :func:`paper_static_incar`: §4.1, PBE/PAW, ENCUT 520 eV, EDIFF 1e-8 eV, full stress
+  tensor (ISIF 2), no symmetrisation (ISYM 0).
+- :func:`paper_relax_incar`: §4.1 relaxations, the same level of theory, cell and positions
+  (ISIF 3) to a force threshold of 0.5 meV/Å (EDIFFG -5e-4).
+- :func:`phase_transition_static_incar`: §4.6 mode-following statics, EDIFF 1e-7 eV and
+  ENCUT 400 eV, otherwise the static preset.
+
+k-points: the paper's "k-point spacing of 0.1 Å⁻¹" is read in VASP's ``KSPACING``
+convention, which includes the 2π: ``N_i = max(1, ceil(2π|b_i| / 0.1))`` with ``b_i·a_j =
+δ_ij`` (VASP wiki, "KSPACING"). The mesh is computed here by
+:func:`mlip_finetune.dft.settings.kpoint_mesh`, the function the open DFT engine uses, and
+written as an explicit Γ-centred KPOINTS file rather than as the ``KSPACING`` tag: GPAW and
+VASP labels then use the same mesh by construction, the mesh is visible in the inputs (and
+checked by the test fake), and the Γ-only phonon supercells (§4.1) need a KPOINTS file
+anyway. For a spacing given without the 2π, multiply it by 2π first
+(:func:`kspacing_from_inverse_length`).
+
+:class:`VaspStaticMaker` and :class:`VaspRelaxMaker` are atomate2 makers (output: atomate2's
+``TaskDoc``) with these input sets; :class:`VaspDocumentMaker` wraps either in a two-job Flow
+whose output is our :class:`~mlip_finetune.schemas.dft.StaticDocument`, so the rest of the
+flow sees VASP exactly as it sees GPAW. The atomate2 job's TaskDoc stays in the store.
+
+POTCARs are PBE PAW datasets of the ``PBE_54`` set with atomate2's element choices; VASP needs
+them in ``PMG_VASP_PSP_DIR`` (pymatgen's setting) on the machine that writes the inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from atomate2.vasp.jobs.base import BaseVaspMaker
+from atomate2.vasp.jobs.core import RelaxMaker, StaticMaker
+from atomate2.vasp.sets.core import RelaxSetGenerator, StaticSetGenerator
+from jobflow import Flow, Maker, OutputReference, job
+from pymatgen.io.vasp import Incar, Kpoints
+
+from mlip_finetune.dft.jobs import as_structure
+from mlip_finetune.dft.settings import kpoint_mesh
+from mlip_finetune.schemas.dft import StaticDocument
+from mlip_finetune.units import KBAR_TO_GPA
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from atomate2.vasp.flows.phonons import PhononMaker
+    from emmet.core.tasks import TaskDoc
+    from pymatgen.core import Structure
+
+#: Plane-wave cutoff of all reference calculations (eV), paper §4.1.
+PAPER_ENCUT: float = 520.0
+#: Electronic convergence (eV per cell, VASP's EDIFF), paper §4.1.
+PAPER_EDIFF: float = 1e-8
+#: k-point spacing (Å⁻¹, VASP KSPACING convention including 2π), paper §4.1.
+PAPER_KSPACING: float = 0.1
+#: Force threshold of structural relaxations (eV/Å), paper §4.1 (0.5 meV/Å).
+PAPER_RELAX_FMAX: float = 5e-4
+#: Cutoff of the mode-following statics (eV), paper §4.6.
+PHASE_TRANSITION_ENCUT: float = 400.0
+#: Electronic convergence of the mode-following statics (eV), paper §4.6.
+PHASE_TRANSITION_EDIFF: float = 1e-7
+#: POTCAR set: PBE PAW datasets (paper §4.1: PBE, PAW), pymatgen's name of the 5.4 release.
+PAPER_POTCAR_FUNCTIONAL: str = "PBE_54"
+#: Minimum side of the cubic phonon supercells (Å), paper §4.1.
+PAPER_PHONON_MIN_LENGTH: float = 20.0
+
+#: Metadata of every VASP job: routing key for CPU workers (DFT) vs GPU workers (training).
+VASP_JOB_METADATA: dict[str, str] = {"kind": "dft", "engine": "vasp"}
+#: Metadata of the cheap conversion job that follows every VASP job.
+CONVERSION_JOB_METADATA: dict[str, str] = {"kind": "postprocess", "engine": "vasp"}
+
+#: Largest distance (Å) between a site of the input structure and its VASP counterpart.
+SITE_MATCH_TOLERANCE: float = 1e-3
+
+
+def kspacing_from_inverse_length(spacing: float) -> float:
+    """Convert a k-point spacing given without the 2π into VASP's KSPACING convention.
+
+    A spacing ``d`` in the convention ``N_i = ceil(|b_i| / d)`` (``b_i·a_j = δ_ij``) equals
+    ``2π·d`` in VASP's ``N_i = ceil(2π|b_i| / KSPACING)``. Use it if the paper's
+    "0.1 Å⁻¹" turns out to exclude the 2π (``PaperStaticSetGenerator(kspacing=
+    kspacing_from_inverse_length(0.1))``, about 0.63 Å⁻¹ in VASP's convention).
+
+    Parameters
+    ----------
+    spacing
+        k-point spacing without the 2π (Å⁻¹).
+
+    Returns
+    -------
+    float
+        The same spacing in VASP's KSPACING convention (Å⁻¹).
+
+    Raises
+    ------
+    ValueError
+        If ``spacing`` is not positive.
+    """
+    if spacing <= 0:
+        raise ValueError(f"k-point spacing must be positive, got {spacing} Å⁻¹.")
+    return 2.0 * math.pi * spacing
+
+
+def paper_static_incar(*, spin_polarised: bool = False) -> dict[str, Any]:
+    """Return the INCAR updates of the paper's reference statics (§4.1).
+
+    Applied on top of atomate2's base set (whose functional is PBEsol, ``GGA = PS``, and
+    whose cutoff is 680 eV). ``None`` removes a tag.
+
+    Parameters
+    ----------
+    spin_polarised
+        Collinear spin polarisation (ISPIN 2, atomate2's initial MAGMOM); the paper's
+        materials are non-magnetic, so the default is ISPIN 1.
+
+    Returns
+    -------
+    dict
+        PBE (GGA PE), ENCUT 520 eV, EDIFF 1e-8 eV, PREC Accurate, LREAL False, Gaussian
+        smearing of 0.05 eV (ISMEAR 0, valid for metals and insulators and with any number
+        of k-points, unlike the tetrahedron method of atomate2's statics), ISYM 0 (rattled
+        and displaced cells are not symmetrised), a static (NSW 0, IBRION -1) with the full
+        stress tensor (ISIF 2), ALGO Normal (atomate2's choice for phonon statics), no
+        charge density, potential, wavefunction or projection files.
+    """
+    return {
+        "GGA": "PE",
+        "METAGGA": None,
+        "ENCUT": PAPER_ENCUT,
+        "EDIFF": PAPER_EDIFF,
+        "PREC": "Accurate",
+        "LREAL": False,
+        "ALGO": "Normal",
+        "ISMEAR": 0,
+        "SIGMA": 0.05,
+        "ISPIN": 2 if spin_polarised else 1,
+        "ISYM": 0,
+        "NSW": 0,
+        "IBRION": -1,
+        "ISIF": 2,
+        "KSPACING": None,
+        "LCHARG": False,
+        "LAECHG": False,
+        "LVTOT": False,
+        "LWAVE": False,
+        "LORBIT": None,
+        "LMIXTAU": None,
+    }
+
+
+def phase_transition_static_incar(*, spin_polarised: bool = False) -> dict[str, Any]:
+    """Return the INCAR updates of the mode-following statics of paper §4.6.
+
+    Parameters
+    ----------
+    spin_polarised
+        Collinear spin polarisation, as in :func:`paper_static_incar`.
+
+    Returns
+    -------
+    dict
+        :func:`paper_static_incar` with ENCUT 400 eV and EDIFF 1e-7 eV.
+    """
+    return paper_static_incar(spin_polarised=spin_polarised) | {
+        "ENCUT": PHASE_TRANSITION_ENCUT,
+        "EDIFF": PHASE_TRANSITION_EDIFF,
+    }
+
+
+def paper_relax_incar(*, spin_polarised: bool = False) -> dict[str, Any]:
+    """Return the INCAR updates of the paper's structural relaxations (§4.1).
+
+    Parameters
+    ----------
+    spin_polarised
+        Collinear spin polarisation, as in :func:`paper_static_incar`.
+
+    Returns
+    -------
+    dict
+        The level of theory of :func:`paper_static_incar`; conjugate-gradient relaxation
+        (IBRION 2) of positions, cell shape and volume (ISIF 3) until every force is below
+        0.5 meV/Å (EDIFFG -5e-4), at most 99 ionic steps per VASP run (atomate2's NSW;
+        custodian restarts an unconverged run). VASP's default symmetrisation is kept
+        (ISYM unset) so that the relaxed cell keeps its space group.
+    """
+    static = paper_static_incar(spin_polarised=spin_polarised)
+    return static | {"ISYM": None, "NSW": 99, "IBRION": 2, "ISIF": 3, "EDIFFG": -PAPER_RELAX_FMAX}
+
+
+def gamma_mesh(structure: Structure, kspacing: float) -> Kpoints:
+    """Return a Γ-centred KPOINTS mesh for a k-point spacing (VASP KSPACING rule).
+
+    Parameters
+    ----------
+    structure
+        Structure (Å).
+    kspacing
+        Minimum spacing (Å⁻¹, VASP convention including 2π).
+
+    Returns
+    -------
+    Kpoints
+        Γ-centred automatic mesh with ``max(1, ceil(2π|b_i|/kspacing))`` divisions, from
+        :func:`~mlip_finetune.dft.settings.kpoint_mesh`.
+
+    Raises
+    ------
+    ValueError
+        If ``kspacing`` is not positive.
+    """
+    mesh = kpoint_mesh(structure.lattice, kspacing)
+    kpoints = Kpoints.gamma_automatic(tuple(mesh))
+    kpoints.comment = f"Gamma-centred mesh, KSPACING rule with {kspacing} 1/A (2pi included)"
+    return kpoints
+
+
+class _PresetMixin:
+    """INCAR preset and k-point spacing shared by the paper's input-set generators.
+
+    The preset's tags are applied after atomate2's own updates and re-applied after
+    pymatgen's clean-up (which drops IBRION and ISIF of statics), so they appear in the
+    INCAR exactly; ``user_incar_settings`` still override them.
+    """
+
+    preset_incar: dict[str, Any]
+    kspacing: float
+    user_incar_settings: dict
+    structure: Structure | None
+
+    @property
+    def incar_updates(self) -> dict[str, Any]:
+        """Return atomate2's updates of this calculation type, then the preset's.
+
+        Returns
+        -------
+        dict
+            INCAR updates (``None`` removes a tag).
+        """
+        return super().incar_updates | self.preset_incar  # type: ignore[misc]
+
+    @property
+    def incar(self) -> Incar:
+        """Return the INCAR with every preset tag present unless the user overrides it.
+
+        Returns
+        -------
+        Incar
+            The generated INCAR.
+        """
+        incar = super().incar  # type: ignore[misc]
+        for key, value in self.preset_incar.items():
+            if key in self.user_incar_settings:
+                continue
+            if value is None:
+                incar.pop(key, None)
+            else:
+                incar[key] = value
+        return incar
+
+    @property
+    def kpoints_updates(self) -> Kpoints:
+        """Return the Γ-centred mesh of the structure for ``self.kspacing``.
+
+        Returns
+        -------
+        Kpoints
+            See :func:`gamma_mesh`.
+
+        Raises
+        ------
+        RuntimeError
+            If no structure is set.
+        """
+        if self.structure is None:
+            raise RuntimeError("No structure is associated with the input set.")
+        return gamma_mesh(self.structure, self.kspacing)
+
+
+@dataclass
+class PaperStaticSetGenerator(_PresetMixin, StaticSetGenerator):
+    """atomate2 static input set with the paper's settings (§4.1).
+
+    Parameters
+    ----------
+    preset_incar
+        INCAR preset, e.g. :func:`paper_static_incar` or
+        :func:`phase_transition_static_incar`.
+    kspacing
+        k-point spacing (Å⁻¹, VASP convention including 2π); the mesh is written as a
+        Γ-centred KPOINTS file (see :func:`gamma_mesh`). A non-empty
+        ``user_kpoints_settings`` (e.g. Γ only) takes precedence.
+    user_potcar_functional
+        POTCAR set, PBE PAW (``PBE_54``).
+    auto_ismear
+        Off, so ISMEAR/SIGMA stay those of the preset even after a previous calculation.
+    **kwargs
+        Every other field of atomate2's ``VaspInputGenerator`` (``user_incar_settings``,
+        ``user_kpoints_settings``, ``user_potcar_settings``, ...).
+    """
+
+    preset_incar: dict[str, Any] = field(default_factory=paper_static_incar)
+    kspacing: float = PAPER_KSPACING
+    user_potcar_functional: str = PAPER_POTCAR_FUNCTIONAL
+    auto_ismear: bool = False
+
+
+@dataclass
+class PaperRelaxSetGenerator(_PresetMixin, RelaxSetGenerator):
+    """atomate2 relaxation input set with the paper's settings (§4.1).
+
+    Parameters
+    ----------
+    preset_incar
+        INCAR preset, :func:`paper_relax_incar` by default.
+    kspacing
+        k-point spacing (Å⁻¹, VASP convention including 2π), Γ-centred KPOINTS file.
+    user_potcar_functional
+        POTCAR set, PBE PAW (``PBE_54``).
+    auto_ismear
+        Off, so ISMEAR/SIGMA stay those of the preset.
+    **kwargs
+        Every other field of atomate2's ``VaspInputGenerator``.
+    """
+
+    preset_incar: dict[str, Any] = field(default_factory=paper_relax_incar)
+    kspacing: float = PAPER_KSPACING
+    user_potcar_functional: str = PAPER_POTCAR_FUNCTIONAL
+    auto_ismear: bool = False
+
+
+@dataclass
+class VaspStaticMaker(StaticMaker):
+    """atomate2 VASP static with the paper's settings; output: atomate2's ``TaskDoc``.
+
+    Parameters
+    ----------
+    name
+        Job name; contains "vasp" so DFT jobs are recognisable by name.
+    input_set_generator
+        :class:`PaperStaticSetGenerator` with :func:`paper_static_incar`.
+    **kwargs
+        Every other field of atomate2's ``StaticMaker`` (``run_vasp_kwargs`` for custodian
+        handlers and the VASP command, ``task_document_kwargs``, ...).
+    """
+
+    name: str = "vasp static"
+    input_set_generator: PaperStaticSetGenerator = field(default_factory=PaperStaticSetGenerator)
+
+
+@dataclass
+class VaspRelaxMaker(RelaxMaker):
+    """atomate2 VASP relaxation with the paper's settings; output: atomate2's ``TaskDoc``.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    input_set_generator
+        :class:`PaperRelaxSetGenerator` with :func:`paper_relax_incar`.
+    **kwargs
+        Every other field of atomate2's ``RelaxMaker``.
+    """
+
+    name: str = "vasp relax"
+    input_set_generator: PaperRelaxSetGenerator = field(default_factory=PaperRelaxSetGenerator)
+
+
+def phase_transition_static_maker(*, spin_polarised: bool = False) -> VaspStaticMaker:
+    """Return the VASP static maker of the mode-following statics (paper §4.6).
+
+    Parameters
+    ----------
+    spin_polarised
+        Collinear spin polarisation.
+
+    Returns
+    -------
+    VaspStaticMaker
+        Named ``"vasp static phase transition"``, :func:`phase_transition_static_incar`.
+    """
+    generator = PaperStaticSetGenerator(
+        preset_incar=phase_transition_static_incar(spin_polarised=spin_polarised)
+    )
+    return VaspStaticMaker(name="vasp static phase transition", input_set_generator=generator)
+
+
+def paper_phonon_maker(*, spin_polarised: bool = False) -> PhononMaker:
+    """Return atomate2's VASP ``PhononMaker`` with the paper's reference-phonon settings.
+
+    Paper §4.1: phonopy finite displacements in cubic supercells with sides of at least
+    20 Å, sampled at Γ only, on a structure relaxed to 0.5 meV/Å.
+
+    Parameters
+    ----------
+    spin_polarised
+        Collinear spin polarisation of every VASP job.
+
+    Returns
+    -------
+    atomate2.vasp.flows.phonons.PhononMaker
+        ``min_length`` 20 Å with ``prefer_90_degrees``; bulk relaxation: atomate2's
+        ``DoubleRelaxMaker`` of :class:`VaspRelaxMaker`; static energy:
+        :class:`VaspStaticMaker`; displaced supercells: :class:`VaspStaticMaker` named
+        ``"vasp phonon static"`` with a Γ-only KPOINTS file; no Born charges
+        (``born_maker=None``, as the ML phonons it is compared with have no NAC term).
+
+    Notes
+    -----
+    The paper extracted force constants with symfc; atomate2 0.1.5's ``PhononMaker`` has
+    no symfc switch and uses phonopy's default solver.
+    """
+    from atomate2.vasp.flows.core import DoubleRelaxMaker
+    from atomate2.vasp.flows.phonons import PhononMaker
+
+    static = paper_static_incar(spin_polarised=spin_polarised)
+    relax = VaspRelaxMaker(
+        input_set_generator=PaperRelaxSetGenerator(
+            preset_incar=paper_relax_incar(spin_polarised=spin_polarised)
+        )
+    )
+    displacement = VaspStaticMaker(
+        name="vasp phonon static",
+        input_set_generator=PaperStaticSetGenerator(
+            preset_incar=static, user_kpoints_settings=Kpoints.gamma_automatic((1, 1, 1))
+        ),
+    )
+    return PhononMaker(
+        name="vasp phonon",
+        min_length=PAPER_PHONON_MIN_LENGTH,
+        prefer_90_degrees=True,
+        bulk_relax_maker=DoubleRelaxMaker.from_relax_maker(relax),
+        static_energy_maker=VaspStaticMaker(
+            name="vasp static energy",
+            input_set_generator=PaperStaticSetGenerator(preset_incar=static),
+        ),
+        born_maker=None,
+        phonon_displacement_maker=displacement,
+    )
+
+
+def vasp_stress_to_gpa(stress_kbar: Any) -> np.ndarray:
+    """Convert a VASP stress tensor (kBar, positive = compressive) to GPa, tensile > 0.
+
+    VASP (vasprun.xml ``stress``, OUTCAR ``in kB``) reports the stress with the sign of a
+    pressure: a compressed cell has positive diagonal entries. ASE, and
+    :class:`~mlip_finetune.schemas.dft.StaticDocument`, use the opposite sign (ASE's
+    ``ase.io.vasp`` readers apply the same ``-0.1`` factor).
+
+    Parameters
+    ----------
+    stress_kbar
+        Stress tensor, shape (3, 3), kBar, VASP sign convention.
+
+    Returns
+    -------
+    numpy.ndarray
+        Stress tensor, shape (3, 3), GPa, ASE sign convention (tensile > 0).
+
+    Raises
+    ------
+    ValueError
+        If the input is not a (3, 3) array.
+    """
+    stress = np.asarray(stress_kbar, dtype=float)
+    if stress.shape != (3, 3):
+        raise ValueError(f"Expected a (3, 3) stress tensor, got shape {stress.shape}.")
+    return -KBAR_TO_GPA * stress
+
+
+def site_order(
+    reference: Structure, other: Structure, tol: float = SITE_MATCH_TOLERANCE
+) -> list[int]:
+    """Return, for each site of ``reference``, the index of the same site in ``other``.
+
+    pymatgen input sets may sort a POSCAR's sites by electronegativity (``sort_structure``;
+    atomate2 0.1.5 keeps the caller's order because its dataclass field ``structure``
+    shadows pymatgen's sorting setter). Mapping VASP's order back to the caller's, and
+    checking the positions on the way, keeps forces aligned with phonopy's supercells
+    whatever a future atomate2 does.
+
+    Parameters
+    ----------
+    reference
+        Structure in the caller's site order (Å).
+    other
+        The same sites in another order, on the same lattice (Å).
+    tol
+        Largest periodic distance (Å) between matched sites.
+
+    Returns
+    -------
+    list of int
+        ``order`` such that ``other[order[i]]`` is ``reference[i]``.
+
+    Raises
+    ------
+    ValueError
+        If the structures differ in size, or a site has no unique counterpart of the same
+        species within ``tol``.
+    """
+    if len(reference) != len(other):
+        raise ValueError(f"Structures differ in size: {len(reference)} vs {len(other)} sites.")
+    distances = other.lattice.get_all_distances(reference.frac_coords, other.frac_coords)
+    order = []
+    for i, site in enumerate(reference):
+        candidates = [
+            j for j in np.flatnonzero(distances[i] < tol) if other[int(j)].species == site.species
+        ]
+        if len(candidates) != 1:
+            raise ValueError(
+                f"Site {i} ({site.species_string} at {site.coords.round(4).tolist()} Å) has "
+                f"{len(candidates)} counterparts within {tol} Å in the VASP structure."
+            )
+        order.append(int(candidates[0]))
+    if len(set(order)) != len(order):
+        raise ValueError("Two sites of the input map onto the same VASP site.")
+    return order
+
+
+def _kpoint_divisions(kpoints: Any) -> list[int]:
+    """Return the mesh divisions of a pymatgen ``Kpoints`` (or its dict); [] if explicit."""
+    if kpoints is None:
+        return []
+    if isinstance(kpoints, dict):
+        kpoints = Kpoints.from_dict(kpoints)
+    style = str(kpoints.style.name).lower()
+    if style not in ("gamma", "monkhorst"):
+        return []
+    return [int(n) for n in kpoints.kpts[0]]
+
+
+def _scf_converged(calc: Any) -> bool:
+    """Whether the last ionic step's SCF converged (fewer electronic steps than NELM).
+
+    pymatgen's ``Vasprun.converged_electronic`` rule; falls back to the run's overall state
+    when the ionic steps were not kept.
+    """
+    steps = calc.output.ionic_steps
+    if not steps:
+        return str(calc.has_vasp_completed) == "successful"
+    nelm = int((calc.input.parameters or {}).get("NELM", 60))
+    return 0 < len(steps[-1].electronic_steps or []) < nelm
+
+
+def static_document_from_task(
+    task_doc: TaskDoc | dict,
+    structure: Structure,
+    label: str = "",
+    metadata: dict | None = None,
+) -> StaticDocument:
+    """Convert an atomate2 VASP ``TaskDoc`` into a :class:`StaticDocument`.
+
+    Parameters
+    ----------
+    task_doc
+        Output of a VASP static or relaxation (emmet ``TaskDoc`` or its dict).
+    structure
+        The structure handed to the VASP job, in the caller's site order (Å).
+    label
+        Free-text label of the document.
+    metadata
+        Caller's metadata; ``vasp_task_label``, ``vasp_dir_name`` and ``vasp_calc_type`` are
+        added, and for relaxations (NSW > 0) ``n_steps`` (ionic steps VASP ran),
+        ``relax_converged`` (VASP's ionic and electronic convergence), ``fmax`` (eV/Å, from
+        a negative EDIFFG, else None) and ``relax_cell`` (ISIF ≥ 3).
+
+    Returns
+    -------
+    StaticDocument
+        Energy (eV, VASP's energy extrapolated to σ → 0, ``e_0_energy``), forces (eV/Å) and
+        stress (GPa, tensile > 0; see :func:`vasp_stress_to_gpa`) in the caller's site
+        order; the input structure for a static, the relaxed one for a relaxation.
+        ``settings`` records the INCAR VASP read (custodian's corrections included), the
+        POTCARs, the mesh and the run type; ``wall_time_s`` is VASP's elapsed time from the
+        OUTCAR (0 if absent); ``converged`` is the SCF convergence of the last ionic step.
+
+    Raises
+    ------
+    ValueError
+        If the TaskDoc lacks energy, forces or stress, or its sites cannot be matched to
+        ``structure``.
+    """
+    from emmet.core.tasks import TaskDoc
+    from pymatgen.core import Structure
+
+    task = task_doc if isinstance(task_doc, TaskDoc) else TaskDoc.model_validate(task_doc)
+    structure = as_structure(structure)
+    output = task.output
+    if output is None or output.energy is None or output.forces is None or output.stress is None:
+        raise ValueError(
+            f"VASP task {task.task_label!r} in {task.dir_name} has no energy, forces or stress; "
+            "was the stress computed (ISIF >= 2)?"
+        )
+    calc = task.calcs_reversed[0]
+    order = site_order(structure, calc.input.structure)
+    incar = {str(key): value for key, value in dict(calc.input.incar).items()}
+    extra: dict[str, Any] = {
+        "vasp_task_label": task.task_label,
+        "vasp_dir_name": task.dir_name,
+        "vasp_calc_type": str(task.calc_type),
+    }
+    if int(incar.get("NSW", 0) or 0) > 0:
+        final_structure = Structure.from_sites([output.structure[j] for j in order])
+        ediffg = float(incar.get("EDIFFG", 0.0) or 0.0)
+        extra |= {
+            "n_steps": len(calc.output.ionic_steps or []),
+            "relax_converged": str(calc.has_vasp_completed) == "successful",
+            "fmax": -ediffg if ediffg < 0 else None,
+            "relax_cell": int(incar.get("ISIF", 2)) >= 3,  # noqa: PLR2004 (VASP's ISIF code)
+        }
+    else:
+        final_structure = structure
+    settings = {
+        "engine": "vasp",
+        "incar": incar,
+        "kpoints": _kpoint_divisions(calc.input.kpoints),
+        "potcar": [str(p) for p in (calc.input.potcar or [])],
+        "potcar_type": [str(p) for p in (calc.input.potcar_type or [])],
+        "run_type": str(calc.run_type),
+    }
+    run_stats = calc.output.run_stats
+    return StaticDocument(
+        label=label,
+        structure=final_structure,
+        energy=float(output.energy),
+        forces=np.asarray(output.forces, dtype=float)[order].tolist(),
+        stress=vasp_stress_to_gpa(output.stress).tolist(),
+        engine="vasp",
+        settings=settings,
+        kpoints=settings["kpoints"],
+        wall_time_s=float(getattr(run_stats, "elapsed_time", 0.0) or 0.0),
+        converged=_scf_converged(calc),
+        metadata={**(metadata or {}), **extra},
+    )
+
+
+@job(output_schema=StaticDocument)
+def vasp_static_document(
+    task_doc: Any, structure: Structure, label: str = "", metadata: dict | None = None
+) -> StaticDocument:
+    """Job: convert a VASP ``TaskDoc`` into a :class:`StaticDocument`.
+
+    See :func:`static_document_from_task` for parameters, return value and errors.
+    """
+    return static_document_from_task(task_doc, structure, label=label, metadata=metadata)
+
+
+@dataclass
+class VaspDocumentMaker(Maker):
+    """Make a Flow [atomate2 VASP job, conversion] whose output is a :class:`StaticDocument`.
+
+    The drop-in VASP counterpart of :class:`mlip_finetune.dft.jobs.StaticMaker` (or, with a
+    :class:`VaspRelaxMaker`, of :class:`~mlip_finetune.dft.jobs.RelaxMaker`). The VASP job
+    keeps atomate2's ``TaskDoc`` as its output in the store; the conversion job is cheap.
+
+    Parameters
+    ----------
+    name
+        Name of the Flow and of the VASP job.
+    vasp_maker
+        atomate2 VASP maker: :class:`VaspStaticMaker` (default) or :class:`VaspRelaxMaker`.
+    manager_config
+        jobflow ``JobConfig.manager_config`` of the VASP job (e.g. ``{"worker": "cpu"}`` for
+        jobflow-remote); applies also to VASP jobs created at run time by a fan-out.
+    """
+
+    name: str = "vasp static"
+    vasp_maker: BaseVaspMaker = field(default_factory=VaspStaticMaker)
+    manager_config: dict = field(default_factory=dict)
+
+    def make(
+        self,
+        structure: Structure | OutputReference,
+        label: str = "",
+        metadata: dict | None = None,
+        prev_dir: str | Path | None = None,
+    ) -> Flow:
+        """Return the Flow that runs VASP on one structure and converts its output.
+
+        Parameters
+        ----------
+        structure
+            Structure (Å) or a reference to one.
+        label
+            Free-text label of the output document.
+        metadata
+            Metadata passed through to the output document.
+        prev_dir
+            Previous VASP directory to start from (atomate2's ``prev_dir``).
+
+        Returns
+        -------
+        Flow
+            Named ``self.name``: the VASP job (named ``self.name``, metadata
+            :data:`VASP_JOB_METADATA`, output ``TaskDoc``) and ``"<name> document"``
+            (metadata :data:`CONVERSION_JOB_METADATA`); the Flow's output is the
+            :class:`StaticDocument`.
+
+        Raises
+        ------
+        TypeError
+            If ``vasp_maker`` is not an atomate2 VASP maker.
+        """
+        if not isinstance(self.vasp_maker, BaseVaspMaker):
+            raise TypeError(
+                f"vasp_maker must be an atomate2 VASP maker, got {type(self.vasp_maker)}."
+            )
+        vasp_job = self.vasp_maker.make(structure, prev_dir=prev_dir)
+        vasp_job.name = self.name
+        vasp_job.metadata.update(VASP_JOB_METADATA)
+        if self.manager_config:
+            vasp_job.config.manager_config = dict(self.manager_config)
+        convert = vasp_static_document(
+            vasp_job.output, structure, label=label, metadata=dict(metadata or {})
+        )
+        convert.name = f"{self.name} document"
+        convert.metadata.update(CONVERSION_JOB_METADATA)
+        return Flow([vasp_job, convert], output=convert.output, name=self.name)

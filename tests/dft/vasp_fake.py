@@ -1,0 +1,240 @@
+"""A fake VASP for the tests, in atomate2's ``mock_vasp`` style.
+
+:func:`fake_vasp` builds on atomate2's own helper
+(:func:`atomate2.utils.testing.vasp.monkeypatch_vasp`), which replaces ``run_vasp`` (so
+neither VASP nor custodian ever starts), writes ``POTCAR.spec`` instead of POTCARs (the
+licensed POTCARs are absent here, as on atomate2's CI) and, per job name, checks the
+written INCAR/KPOINTS/POSCAR/POTCAR.spec against a committed reference directory's
+``inputs/`` before copying its ``outputs/`` (vasprun.xml, OUTCAR, CONTCAR) into the job's
+directory. On top of that, before atomate2's checks, every run is checked against the
+paper's settings as written down *here*, from the paper (§4.1, §4.6), independently of
+:mod:`mlip_finetune.dft.vasp`: a drift in the code fails even if someone regenerated the
+reference inputs with it. Any drift raises :class:`VaspInputDriftError` naming each tag.
+
+The reference directories are ``tests/test_data/vasp/<case>/``, written by
+``tests/test_data/vasp/make_reference.py`` from real GPAW calculations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pymatgen.io.vasp import Incar, Kpoints, Poscar
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pytest
+
+#: Root of the committed reference calculations.
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "test_data" / "vasp"
+
+#: Paper §4.1: PBE, PAW, 520 eV, EDIFF 1e-8 eV; a static with the full stress tensor,
+#: Gaussian smearing, no symmetrisation of rattled cells, accurate projections.
+PAPER_STATIC_TAGS: dict[str, Any] = {
+    "GGA": "PE",
+    "ENCUT": 520.0,
+    "EDIFF": 1e-8,
+    "PREC": "Accurate",
+    "LREAL": False,
+    "ISMEAR": 0,
+    "SIGMA": 0.05,
+    "ISPIN": 1,
+    "ISYM": 0,
+    "NSW": 0,
+    "IBRION": -1,
+    "ISIF": 2,
+}
+#: Paper §4.1 relaxations: cell and positions to 0.5 meV/Å.
+PAPER_RELAX_TAGS: dict[str, Any] = {
+    **{k: v for k, v in PAPER_STATIC_TAGS.items() if k not in ("ISYM", "NSW", "IBRION", "ISIF")},
+    "IBRION": 2,
+    "ISIF": 3,
+    "EDIFFG": -5e-4,
+}
+#: Paper §4.6 mode-following statics: 400 eV, EDIFF 1e-7 eV.
+PHASE_TRANSITION_TAGS: dict[str, Any] = PAPER_STATIC_TAGS | {"ENCUT": 400.0, "EDIFF": 1e-7}
+#: Tags that must be absent: the mesh comes from KPOINTS; no meta-GGA, hybrid, +U or vdW.
+FORBIDDEN_TAGS: tuple[str, ...] = ("KSPACING", "METAGGA", "LHFCALC", "LDAU", "IVDW", "LUSE_VDW")
+#: Paper §4.1 k-point spacing (Å⁻¹, VASP's KSPACING convention with the 2π).
+PAPER_KSPACING: float = 0.1
+#: PBE_54 PAW datasets atomate2 picks for the elements of the reference cases.
+PAPER_POTCARS: dict[str, str] = {"Si": "Si", "Na": "Na_pv", "Cl": "Cl"}
+PAPER_POTCAR_FUNCTIONAL = "PBE_54"
+
+
+class VaspInputDriftError(ValueError):
+    """The VASP inputs a job wrote differ from the paper's settings or the reference."""
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, str):
+        return isinstance(actual, str) and expected.strip().upper() == actual.strip().upper()
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual
+    if isinstance(expected, float | int) and isinstance(actual, float | int):
+        return math.isclose(expected, actual, rel_tol=1e-9, abs_tol=0.0)
+    return expected == actual
+
+
+def paper_mesh(lattice_matrix: np.ndarray, kspacing: float = PAPER_KSPACING) -> list[int]:
+    """VASP's KSPACING rule, written out here: ``N_i = max(1, ceil(2π|b_i|/kspacing))``."""
+    reciprocal = np.linalg.inv(np.asarray(lattice_matrix, dtype=float)).T  # b_i·a_j = δ_ij
+    return [
+        max(1, math.ceil(2 * math.pi * np.linalg.norm(b) / kspacing - 1e-8)) for b in reciprocal
+    ]
+
+
+def check_paper_inputs(
+    directory: Path,
+    tags: dict[str, Any],
+    *,
+    kspacing: float | None = PAPER_KSPACING,
+    reference_incar: Path | None = None,
+) -> None:
+    """Check the VASP inputs in ``directory`` against the paper's settings.
+
+    Parameters
+    ----------
+    directory
+        Directory holding INCAR, KPOINTS, POSCAR and POTCAR.spec.
+    tags
+        Required INCAR values (e.g. :data:`PAPER_STATIC_TAGS`).
+    kspacing
+        Required Γ-centred mesh spacing (Å⁻¹, with 2π); None skips the mesh check.
+    reference_incar
+        If given, the INCAR must have exactly this file's tags and values as well.
+
+    Raises
+    ------
+    VaspInputDriftError
+        Listing every tag, the mesh or the POTCARs that differ.
+    """
+    incar = Incar.from_file(directory / "INCAR")
+    problems = [
+        f"{key}: expected {value!r}, got {incar.get(key, '<missing>')!r}"
+        for key, value in tags.items()
+        if not _same(value, incar.get(key))
+    ]
+    problems += [
+        f"{key}: must be absent, got {incar[key]!r}" for key in FORBIDDEN_TAGS if key in incar
+    ]
+    if reference_incar is not None:
+        reference = Incar.from_file(reference_incar)
+        problems += [
+            f"{key}: reference INCAR has {reference.get(key, '<missing>')!r}, "
+            f"got {incar.get(key, '<missing>')!r}"
+            for key in sorted(set(reference) | set(incar))
+            if key not in tags and not _same(reference.get(key), incar.get(key))
+        ]
+    poscar = Poscar.from_file(directory / "POSCAR")
+    if kspacing is not None:
+        kpoints_path = directory / "KPOINTS"
+        if not kpoints_path.is_file():
+            problems.append("KPOINTS: missing (the mesh must be an explicit Γ-centred file)")
+        else:
+            kpoints = Kpoints.from_file(kpoints_path)
+            mesh = paper_mesh(poscar.structure.lattice.matrix, kspacing)
+            if kpoints.style != Kpoints.supported_modes.Gamma or list(kpoints.kpts[0]) != mesh:
+                problems.append(
+                    f"KPOINTS: expected a Γ-centred {mesh} mesh (spacing {kspacing} 1/Å), got "
+                    f"{kpoints.style.name} {list(kpoints.kpts[0])}"
+                )
+    spec = (directory / "POTCAR.spec").read_text(encoding="utf-8").split()
+    expected_potcars = [PAPER_POTCARS.get(symbol, f"<{symbol}?>") for symbol in poscar.site_symbols]
+    if spec != expected_potcars:
+        problems.append(f"POTCAR: expected {expected_potcars}, got {spec}")
+    if problems:
+        raise VaspInputDriftError(
+            f"VASP inputs in {directory} drift from the paper's settings:\n - "
+            + "\n - ".join(problems)
+        )
+
+
+@dataclass
+class FakeVasp:
+    """Registry of the fake: job name → (reference case, required tags), and its calls."""
+
+    cases: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def register(self, job_name: str, case: str, tags: dict[str, Any]) -> None:
+        """Answer VASP jobs named ``job_name`` with ``case``, requiring the INCAR ``tags``.
+
+        A registration also answers names that extend it with a space, e.g. ``"vasp static"``
+        answers ``"vasp static 3/20"``.
+        """
+        if not (REFERENCE_DIR / case / "outputs").is_dir():
+            raise FileNotFoundError(f"No reference case {case!r} in {REFERENCE_DIR}.")
+        self.cases[job_name] = (case, tags)
+
+    def lookup(self, job_name: str) -> tuple[str, dict[str, Any]]:
+        """Return (case, tags) of the longest registration matching ``job_name``."""
+        matches = [n for n in self.cases if job_name == n or job_name.startswith(f"{n} ")]
+        if not matches:
+            raise ValueError(
+                f"Fake VASP has no reference for job {job_name!r}; known: {list(self.cases)}."
+            )
+        return self.cases[max(matches, key=len)]
+
+
+def reference(case: str) -> dict[str, Any]:
+    """The GPAW numbers of a reference case (reference.json)."""
+    return json.loads((REFERENCE_DIR / case / "reference.json").read_text(encoding="utf-8"))
+
+
+@contextlib.contextmanager
+def fake_vasp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeVasp]:
+    """Patch atomate2 so VASP jobs are answered from the reference cases.
+
+    Yields
+    ------
+    FakeVasp
+        Call ``register(job_name, case, tags)`` before running a flow.
+    """
+    import atomate2.vasp.jobs.base
+    import atomate2.vasp.run
+    from atomate2.utils.testing.vasp import monkeypatch_vasp
+    from atomate2.vasp.sets.base import VaspInputGenerator
+    from jobflow import CURRENT_JOB
+
+    fake = FakeVasp()
+    generator = monkeypatch_vasp(monkeypatch, REFERENCE_DIR)
+    atomate2_register = next(generator)
+    atomate2_run_vasp = atomate2.vasp.jobs.base.run_vasp  # atomate2's mock
+    atomate2_get_input_set = VaspInputGenerator.get_input_set  # atomate2's POTCAR.spec patch
+
+    def run_vasp(*args: Any, **kwargs: Any) -> None:
+        name = CURRENT_JOB.job.name
+        case, tags = fake.lookup(name)
+        fake.calls.append({"job": name, "case": case, "run_vasp_kwargs": kwargs})
+        check_paper_inputs(
+            Path.cwd(), tags, reference_incar=REFERENCE_DIR / case / "inputs" / "INCAR"
+        )
+        # atomate2's own checks against the reference inputs, then its output copy; the
+        # generated inputs stay in the directory, as after a real run.
+        atomate2_register({name: case}, {name: {"clear_inputs": False}})
+        atomate2_run_vasp(*args, **kwargs)
+
+    def get_input_set(self: VaspInputGenerator, *args: Any, **kwargs: Any) -> Any:
+        if self.potcar_functional != PAPER_POTCAR_FUNCTIONAL:
+            raise VaspInputDriftError(
+                f"POTCAR functional: expected {PAPER_POTCAR_FUNCTIONAL}, got "
+                f"{self.potcar_functional}"
+            )
+        return atomate2_get_input_set(self, *args, **kwargs)
+
+    monkeypatch.setattr(atomate2.vasp.run, "run_vasp", run_vasp)
+    monkeypatch.setattr(atomate2.vasp.jobs.base, "run_vasp", run_vasp)
+    monkeypatch.setattr(VaspInputGenerator, "get_input_set", get_input_set)
+    try:
+        yield fake
+    finally:
+        with contextlib.suppress(StopIteration):
+            next(generator)  # atomate2's clean-up: undo the patches, clear its registry
