@@ -120,7 +120,12 @@ class MaceTrainSettings(BaseModel):
         "weights), 5 adds the interactions, 6 the products, 7 the readouts.",
     )
     # Low-rank LoRA (§4.4).
-    lora_rank: int = Field(default=4, description="LoRA: rank r of ΔW = B·A.")
+    lora_rank: int = Field(
+        default=4,
+        description="LoRA: rank r of ΔW = B·A. equitrain 1.0 adapts only parameters named "
+        "'*.weight' with ≥ 2 dimensions, which in MACE are the radial-MLP matrices "
+        "(mlip_finetune.fitting.equitrain_backend).",
+    )
     lora_alpha: float = Field(default=1.0, description="LoRA: scaling α (update α/r·B·A).")
     extra_args: dict[str, str] = Field(
         default_factory=dict,
