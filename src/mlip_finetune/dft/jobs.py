@@ -270,8 +270,10 @@ def fan_out_statics(
     structures
         Structures (Å), resolved at run time.
     static_maker
-        Maker of each static; job ``i`` of ``n`` is named ``f"{static_maker.name} {i}/{n}"``
-        (1-based).
+        Maker of each static (:class:`StaticMaker`, or any Maker whose ``make(structure,
+        label=, metadata=)`` returns a Job or Flow with a StaticDocument output, e.g.
+        :class:`mlip_finetune.dft.vasp.VaspDocumentMaker`); job ``i`` of ``n`` is named
+        ``f"{static_maker.name} {i}/{n}"`` (1-based).
     labels
         One label per structure; default ``"dft static i/n"``.
     metadata
@@ -302,7 +304,9 @@ def fan_out_statics(
             label=labels[i - 1] if labels is not None else step,
             metadata={**(metadata or {}), "index": i - 1, "n_structures": n},
         )
-        static_job.name = step
+        # append_name also renames the jobs inside a Flow-returning maker (e.g. VASP's
+        # static + conversion), not only the Flow.
+        static_job.append_name(f" {i}/{n}")
         jobs.append(static_job)
     return Response(replace=Flow(jobs, output=[j.output for j in jobs], name=flow_name))
 
@@ -319,11 +323,12 @@ class ReferenceStaticsMaker(Maker):
     name
         Job name.
     static_maker
-        Maker of each static.
+        Maker of each static: :class:`StaticMaker` (open DFT engine) or
+        :class:`mlip_finetune.dft.vasp.VaspDocumentMaker` (VASP through atomate2).
     """
 
     name: str = "dft statics"
-    static_maker: StaticMaker = field(default_factory=StaticMaker)
+    static_maker: Maker = field(default_factory=StaticMaker)
 
     def make(
         self,
@@ -356,7 +361,9 @@ class ReferenceStaticsMaker(Maker):
         ValueError
             If ``labels`` and a concrete ``structures`` list differ in length.
         """
-        get_engine(self.static_maker.settings.engine)
+        settings = getattr(self.static_maker, "settings", None)
+        if settings is not None:  # open-engine makers; VASP runs through atomate2
+            get_engine(settings.engine)
         if (
             labels is not None
             and not isinstance(structures, OutputReference)
