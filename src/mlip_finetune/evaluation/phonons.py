@@ -45,6 +45,11 @@ DEFAULT_DISPLACEMENT: float = 0.01
 DEFAULT_BAND_NPOINTS: int = 51
 #: Temperature of the thermal properties stored in a PhononDocument (K, paper §4.5).
 THERMAL_TEMPERATURE_K: float = 300.0
+#: Default temperature range of ``PhononDocument.thermal_properties`` (K): 0…1000 K in 10 K
+#: steps, both ends included (phonopy's own default range and step).
+DEFAULT_T_MIN: float = 0.0
+DEFAULT_T_MAX: float = 1000.0
+DEFAULT_T_STEP: float = 10.0
 
 FcCalculator = Literal["symfc", "traditional"]
 Optimizer = Literal["BFGS", "FIRE"]
@@ -311,6 +316,57 @@ def resolve_mesh(structure: Structure, mesh: Sequence[int] | float) -> list[int]
     return divisions
 
 
+def thermal_temperatures(
+    t_min: float = DEFAULT_T_MIN, t_max: float = DEFAULT_T_MAX, t_step: float = DEFAULT_T_STEP
+) -> np.ndarray:
+    """Temperatures of the thermal-property range, both ends included.
+
+    Same rule as phonopy's ``Phonopy.run_thermal_properties(t_min, t_max, t_step)``:
+    ``numpy.arange(t_min, t_max + t_step / 2, t_step)``.
+
+    Parameters
+    ----------
+    t_min, t_max
+        First and last temperature (K).
+    t_step
+        Spacing (K).
+
+    Returns
+    -------
+    numpy.ndarray
+        Ascending temperatures (K), shape (n_T,).
+
+    Raises
+    ------
+    ValueError
+        If ``t_min`` < 0, ``t_max`` < ``t_min`` or ``t_step`` ≤ 0.
+    """
+    if t_min < 0 or t_max < t_min or t_step <= 0:
+        raise ValueError(
+            f"need 0 <= t_min <= t_max and t_step > 0 (K), got t_min={t_min}, t_max={t_max}, "
+            f"t_step={t_step}"
+        )
+    return np.arange(t_min, t_max + t_step / 2.0, t_step, dtype=float)
+
+
+def _thermal_list(phonon: Phonopy, temperatures: np.ndarray) -> list[ThermalProperties]:
+    """Phonopy's harmonic C_V, S and F at the given temperatures (mesh already run)."""
+    phonon.run_thermal_properties(temperatures=temperatures)
+    thermal = phonon.get_thermal_properties_dict()
+    return [
+        ThermalProperties(
+            temperature=float(t), heat_capacity=float(c), entropy=float(s), free_energy=float(f)
+        )
+        for t, c, s, f in zip(
+            thermal["temperatures"],
+            thermal["heat_capacity"],
+            thermal["entropy"],
+            thermal["free_energy"],
+            strict=True,
+        )
+    ]
+
+
 def _seekpath_bands(
     phonon: Phonopy, npoints: int
 ) -> tuple[list[np.ndarray], list[bool], list[str]]:
@@ -372,11 +428,14 @@ def phonon_document_from_forces(
     mesh: Sequence[int] | float = DEFAULT_MESH_LENGTH,
     fc_calculator: FcCalculator = "symfc",
     band_npoints: int = DEFAULT_BAND_NPOINTS,
+    t_min: float = DEFAULT_T_MIN,
+    t_max: float = DEFAULT_T_MAX,
+    t_step: float = DEFAULT_T_STEP,
     wall_time_s: float = 0.0,
     model_path: str | None = None,
     model_sha256: str | None = None,
 ) -> PhononDocument:
-    """Force constants, mesh, band structure, DOS and 300 K thermal properties from forces.
+    """Force constants, mesh, band structure, DOS and thermal properties from forces.
 
     Parameters
     ----------
@@ -397,6 +456,9 @@ def phonon_document_from_forces(
         differences).
     band_npoints
         q-points per seekpath segment, end points included.
+    t_min, t_max, t_step
+        Temperature range (K) of ``thermal_properties`` (:func:`thermal_temperatures`);
+        default 0…1000 K in 10 K steps. ``thermal_300k`` is computed in any case.
     wall_time_s
         Wall time already spent on forces (s); phonopy's time is added.
     model_path, model_sha256
@@ -407,17 +469,21 @@ def phonon_document_from_forces(
     PhononDocument
         Every field filled. Mesh frequencies are sorted per q-point. The imaginary-mode flag
         uses the paper's -1e-4 THz threshold at the supercell's commensurate q-points
-        (paper §4.6), excluding the three acoustic modes at Γ.
+        (paper §4.6), excluding the three acoustic modes at Γ. Thermal properties are
+        phonopy's harmonic ones on the q-mesh (imaginary modes left out by phonopy's
+        frequency cutoff), per mole of unit cells.
 
     Raises
     ------
     ValueError
-        If the number or shape of the force arrays does not match the displacements.
+        If the number or shape of the force arrays does not match the displacements, or
+        the temperature range is invalid.
     """
     from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
     from pymatgen.io.phonopy import get_pmg_structure
 
     start = time.perf_counter()
+    temperatures = thermal_temperatures(t_min, t_max, t_step)
     supercells = phonon.supercells_with_displacements
     n_atoms_sc = len(phonon.supercell)
     forces_arr = np.asarray(forces, dtype=float)
@@ -462,8 +528,8 @@ def phonon_document_from_forces(
 
     phonon.run_total_dos()
     dos = phonon.total_dos
-    phonon.run_thermal_properties(temperatures=[THERMAL_TEMPERATURE_K])
-    thermal = phonon.get_thermal_properties_dict()
+    thermal_range = _thermal_list(phonon, temperatures)
+    (thermal_300k,) = _thermal_list(phonon, np.array([THERMAL_TEMPERATURE_K]))
 
     return PhononDocument(
         label=label,
@@ -481,12 +547,8 @@ def phonon_document_from_forces(
         band_frequencies=band_freqs,
         dos_frequencies=np.asarray(dos.frequency_points, dtype=float).tolist(),
         dos=np.asarray(dos.dos, dtype=float).tolist(),
-        thermal_300k=ThermalProperties(
-            temperature=float(thermal["temperatures"][0]),
-            heat_capacity=float(thermal["heat_capacity"][0]),
-            entropy=float(thermal["entropy"][0]),
-            free_energy=float(thermal["free_energy"][0]),
-        ),
+        thermal_300k=thermal_300k,
+        thermal_properties=thermal_range,
         max_frequency=float(mesh_freqs.max()),
         min_frequency=float(mesh_freqs.min()),
         has_imaginary_modes=has_imaginary,
@@ -506,6 +568,9 @@ def phonon_document_from_calculator(
     displacement: float = DEFAULT_DISPLACEMENT,
     mesh: Sequence[int] | float = DEFAULT_MESH_LENGTH,
     fc_calculator: FcCalculator = "symfc",
+    t_min: float = DEFAULT_T_MIN,
+    t_max: float = DEFAULT_T_MAX,
+    t_step: float = DEFAULT_T_STEP,
     model_path: str | None = None,
     model_sha256: str | None = None,
 ) -> PhononDocument:
@@ -528,6 +593,9 @@ def phonon_document_from_calculator(
         See :func:`phonon_document_from_forces`.
     fc_calculator
         ``"symfc"`` or ``"traditional"``.
+    t_min, t_max, t_step
+        Temperature range (K) of the thermal properties, see
+        :func:`phonon_document_from_forces`.
     model_path, model_sha256
         Recorded in the document.
 
@@ -545,6 +613,9 @@ def phonon_document_from_calculator(
         label=label,
         mesh=mesh,
         fc_calculator=fc_calculator,
+        t_min=t_min,
+        t_max=t_max,
+        t_step=t_step,
         wall_time_s=time.perf_counter() - start,
         model_path=model_path,
         model_sha256=model_sha256,

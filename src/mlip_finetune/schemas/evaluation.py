@@ -41,6 +41,12 @@ class PhononDocument(BaseModel):
     dos_frequencies: list[float] = Field(description="DOS frequency grid (THz).")
     dos: list[float] = Field(description="Total DOS (states/THz per unit cell).")
     thermal_300k: ThermalProperties
+    thermal_properties: list[ThermalProperties] = Field(
+        default_factory=list,
+        description="Harmonic C_V, S and F over a temperature range (default 0…1000 K in "
+        "10 K steps, 300 K included), ascending temperature; empty in documents written "
+        "before the range was stored.",
+    )
     max_frequency: float = Field(description="Largest frequency on the mesh (THz).")
     min_frequency: float = Field(description="Smallest frequency on the mesh (THz).")
     has_imaginary_modes: bool = Field(
@@ -89,3 +95,18 @@ class PhononPropertyErrors(BaseModel):
     heat_capacity_300k: float = Field(description="Relative error of C_V at 300 K (%).")
     entropy_300k: float = Field(description="Relative error of S_vib at 300 K (%).")
     free_energy_300k: float = Field(description="Relative error of F_vib at 300 K (%).")
+
+
+class ThermalPropertyErrors(BaseModel):
+    """Relative errors of harmonic thermal properties over a temperature range (paper §3.4).
+
+    Each entry is ``100·(model − reference)/reference`` (%, signed) at the temperature of the
+    same index, or ``None`` where the reference value is zero (C_V and S at 0 K) and the
+    relative error is undefined. F changes sign between its zero-point value and high
+    temperatures, so its relative error diverges near that crossing.
+    """
+
+    temperatures: list[float] = Field(description="Temperatures shared by both documents (K).")
+    heat_capacity: list[float | None] = Field(description="Relative error of C_V(T) (%).")
+    entropy: list[float | None] = Field(description="Relative error of S_vib(T) (%).")
+    free_energy: list[float | None] = Field(description="Relative error of F_vib(T) (%).")
