@@ -1,0 +1,267 @@
+"""Command line for the cluster path: ``submit | status | remote-results | rerun``.
+
+Plain functions with typer annotations; :mod:`mlip_finetune.cli` registers them on its app
+(``app.command()(submit)``, ...). They talk to a jobflow-remote project
+(``workflows/jfremote_project_slurm.yaml``); the jobs themselves are run by jobflow-remote's
+runner (``jf -p PROJECT runner start``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path  # noqa: TC003  (typer reads the annotations at run time)
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.table import Table
+
+from mlip_finetune.cli import (
+    _foundation,
+    _print_report,
+    _read_structure,
+    _setup_logging,
+    console,
+)
+
+if TYPE_CHECKING:
+    from mlip_finetune.remote import MaterialStatus
+
+ProjectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--project",
+        "-p",
+        help="jobflow-remote project (default: $JFREMOTE_PROJECT or the only project).",
+    ),
+]
+MaterialOption = Annotated[str | None, typer.Option(help="Only this material label.")]
+
+_STATE_STYLE = {
+    "done": "green",
+    "running": "cyan",
+    "waiting": "dim",
+    "failed": "bold red",
+    "stopped": "yellow",
+}
+
+
+def _fail(exc: Exception, code: int = 2) -> NoReturn:
+    console.print(str(exc), style="bold red", markup=False)
+    raise typer.Exit(code=code) from exc
+
+
+def submit(  # noqa: PLR0917  (typer maps options to parameters)
+    structure_file: Annotated[Path, typer.Argument(help="CIF, POSCAR or any pymatgen format.")],
+    foundation_model: Annotated[
+        str,
+        typer.Option(
+            "--foundation-model",
+            "-f",
+            help="mace-mp name (resolved here, then read by path on the workers), a MACE "
+            "model file on a filesystem the workers share, or 'standin'.",
+        ),
+    ] = "medium-0b3",
+    preset: Annotated[
+        str, typer.Option(help="paper | local | test (see mlip_finetune.flows.presets).")
+    ] = "paper",
+    strategies: Annotated[
+        str, typer.Option(help="Comma-separated fine-tuning strategies.")
+    ] = "transfer",
+    project: ProjectOption = None,
+    label: Annotated[str | None, typer.Option(help="Material label (default: file stem).")] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda (on the GPU worker).")] = "auto",
+    report_dir: Annotated[
+        str | None,
+        typer.Option(help="Plot directory on the workers (default: the report job's folder)."),
+    ] = None,
+    priority: Annotated[int, typer.Option(help="Queue priority (higher runs first).")] = 0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the routing, submit nothing.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Submit one material's pipeline to a jobflow-remote project, each job to its worker.
+
+    DFT jobs go to the project's DFT worker, training and large ML evaluations to the GPU
+    worker, light jobs to the small worker (project metadata ``mlip_finetune``).
+    """
+    _setup_logging(verbose=verbose)
+    from mlip_finetune.flows.presets import material_flow_maker
+    from mlip_finetune.remote import (
+        RemoteSetupError,
+        job_kind,
+        load_project,
+        routing_for_project,
+        submit_material,
+    )
+
+    structure = _read_structure(structure_file)
+    label = label or structure_file.stem
+    names = tuple(s.strip() for s in strategies.split(",") if s.strip())
+    try:
+        routing = routing_for_project(load_project(project))
+    except RemoteSetupError as exc:
+        _fail(exc)
+    foundation = _foundation(foundation_model, structure, allow_standin_fallback=False)
+    try:
+        if dry_run:
+            maker = material_flow_maker(
+                preset, strategies=names, device=device, report_dir=report_dir
+            )
+            flow = maker.make(structure, foundation, label=label)
+            jobs = [(j.name, job_kind(j), routing.worker(job_kind(j))) for j, _ in flow.iterflow()]
+        else:
+            submission = submit_material(
+                structure,
+                foundation,
+                preset=preset,
+                strategies=names,
+                label=label,
+                device=device,
+                report_dir=report_dir,
+                project=project,
+                routing=routing,
+                priority=priority,
+            )
+            jobs = submission.jobs
+    except RemoteSetupError as exc:
+        _fail(exc)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+    table = Table(title=f"{label}: {len(jobs)} jobs, preset {preset}")
+    for col in ("job", "kind", "worker"):
+        table.add_column(col)
+    for name, kind, worker in jobs:
+        table.add_row(name, kind.value, worker)
+    console.print(table)
+    console.print(
+        f"fan-out jobs add 'dft static i/N' and 'dft phonon displacement i/N' at run time "
+        f"(kind dft, worker {routing.dft})"
+    )
+    if dry_run:
+        console.print("dry run: nothing submitted")
+        return
+    console.print(
+        f"submitted flow {submission.flow_uuid} to project {submission.project} "
+        f"(queue ids {submission.db_ids[0]}–{submission.db_ids[-1]})"
+    )
+    console.print(
+        f"run it: jf -p {submission.project} runner start    "
+        f"follow it: mlip-finetune status -p {submission.project} --material {label}"
+    )
+
+
+def _print_status(status: MaterialStatus) -> None:
+    table = Table(
+        title=f"{status.material}: flow {status.flow_state} ({status.flow_name}, "
+        f"{status.flow_uuid})"
+    )
+    for col in ("stage", "state", "jobs done", "workers", "failed ids"):
+        table.add_column(col, justify="right" if col == "jobs done" else "left")
+    for stage in status.stages:
+        state = stage.state.value
+        table.add_row(
+            stage.stage,
+            f"[{_STATE_STYLE[state]}]{state}[/]",
+            f"{stage.n_completed}/{stage.n_jobs}",
+            ", ".join(stage.workers),
+            ", ".join(stage.failed_db_ids),
+        )
+    console.print(table)
+
+
+def status(
+    project: ProjectOption = None,
+    material: MaterialOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show each submitted material's stages: done, running, waiting or failed."""
+    from mlip_finetune.remote import RemoteSetupError, StageState, material_status
+
+    try:
+        statuses = material_status(project=project, material=material)
+    except RemoteSetupError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps([s.model_dump(mode="json") for s in statuses], indent=2))
+        return
+    if not statuses:
+        console.print("no submitted materials" + (f" labelled {material}" if material else ""))
+        return
+    for st in statuses:
+        _print_status(st)
+    if any(stage.state is StageState.FAILED for st in statuses for stage in st.stages):
+        console.print(
+            "failed jobs keep their finished siblings; fix the cause (see `jf job info ID`), "
+            "then: mlip-finetune rerun" + (f" -p {project}" if project else "")
+        )
+
+
+def _results_json(reports: list[dict]) -> list[dict]:
+    # TODO: same shape as `mlip-finetune results --json`; to be shared with cli.results.
+    return [
+        {
+            "material": r["material_label"],
+            "formula": r["formula"],
+            "completed_at": r["completed_at"],
+            "foundation": r["foundation_name"],
+            "foundation_is_standin": r["foundation_is_standin"],
+            "band_structure_plot": r["band_structure_plot"],
+            "models": [
+                {
+                    "label": row["label"],
+                    "kind": row["kind"],
+                    "model_name": row["model_name"],
+                    "model_path": row["model_path"],
+                    "model_sha256": row["model_sha256"],
+                    "phonon_mae_thz": row["phonon_mae_thz"],
+                    "force_mae_mev_per_angstrom": row["force_mae_mev_per_angstrom"],
+                    "energy_mae_mev_per_atom": row["energy_mae_mev_per_atom"],
+                    "stress_mae_gpa": row["stress_mae_gpa"],
+                    "max_frequency_thz": row["max_frequency_thz"],
+                    "has_imaginary_modes": row["has_imaginary_modes"],
+                    "phonon_property_errors_percent": row["phonon_property_errors"],
+                }
+                for row in r["rows"]
+            ],
+        }
+        for r in reports
+    ]
+
+
+def remote_results(
+    project: ProjectOption = None,
+    material: MaterialOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the material reports in a project's results store (MongoDB), as `results` does."""
+    from mlip_finetune.remote import RemoteSetupError, material_reports
+
+    try:
+        reports = material_reports(project=project, material=material)
+    except RemoteSetupError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(_results_json(reports), indent=2, default=str))
+        return
+    if not reports:
+        console.print("no material reports in the project's results store")
+        return
+    for report in reports:
+        _print_report(report)
+        console.print(f"completed {report['completed_at']}; plots {report['report_dir']}")
+
+
+def rerun(project: ProjectOption = None, material: MaterialOption = None) -> None:
+    """Queue failed jobs again (after fixing the cause); finished jobs are not rerun."""
+    from mlip_finetune.remote import RemoteSetupError, rerun_failed
+
+    try:
+        ids = rerun_failed(project=project, material=material)
+    except RemoteSetupError as exc:
+        _fail(exc)
+    if not ids:
+        console.print("no failed jobs")
+        return
+    console.print(f"queued again: {', '.join(ids)} (the runner picks them up)")
