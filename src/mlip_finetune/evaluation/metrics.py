@@ -1,5 +1,7 @@
 """Errors of a model against a reference: phonon MAE (paper §3.3) and static errors (§3.2).
 
+Also relative errors of thermal properties over a temperature range and of the EOS,
+elastic, Slack and phase-transition results (:func:`compare_properties`, paper §3.4–3.5).
 Pure functions; the model side is any ASE calculator.
 """
 
@@ -9,7 +11,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlip_finetune.schemas.evaluation import PhononPropertyErrors, ValidationMetrics
+from mlip_finetune.schemas.evaluation import (
+    PhononPropertyErrors,
+    ThermalPropertyErrors,
+    ValidationMetrics,
+)
+from mlip_finetune.schemas.properties import ModelPropertiesDocument, PropertyErrors
 from mlip_finetune.units import EV_PER_A3_TO_GPA, EV_TO_MEV
 
 if TYPE_CHECKING:
@@ -233,3 +240,157 @@ def phonon_property_errors(doc: PhononDocument, ref: PhononDocument) -> PhononPr
         entropy_300k=_relative(model_t.entropy, ref_t.entropy),
         free_energy_300k=_relative(model_t.free_energy, ref_t.free_energy),
     )
+
+
+def _relative_or_none(value: float | None, reference: float | None) -> float | None:
+    """``100·(value − reference)/reference`` (%), None when undefined."""
+    if value is None or reference is None or reference == 0:
+        return None
+    return 100.0 * (value - reference) / reference
+
+
+def thermal_property_errors(doc: PhononDocument, ref: PhononDocument) -> ThermalPropertyErrors:
+    """Relative errors of C_V, S and F over the temperature range (paper §3.4, extended).
+
+    Parameters
+    ----------
+    doc
+        Model phonons with ``thermal_properties``.
+    ref
+        Reference phonons with the same temperatures.
+
+    Returns
+    -------
+    ThermalPropertyErrors
+        Signed relative errors (%) per temperature; ``None`` where the reference value is
+        zero (C_V and S at 0 K).
+
+    Raises
+    ------
+    ValueError
+        If either document has no temperature range or the temperatures differ.
+    """
+    model_t = [t.temperature for t in doc.thermal_properties]
+    ref_t = [t.temperature for t in ref.thermal_properties]
+    if not ref_t or not model_t:
+        raise ValueError("both documents need thermal_properties over a temperature range")
+    if len(model_t) != len(ref_t) or not np.allclose(model_t, ref_t):
+        raise ValueError(
+            f"temperature ranges differ: {model_t[0]}…{model_t[-1]} K ({len(model_t)}) vs "
+            f"{ref_t[0]}…{ref_t[-1]} K ({len(ref_t)})"
+        )
+    pairs = list(zip(doc.thermal_properties, ref.thermal_properties, strict=True))
+    return ThermalPropertyErrors(
+        temperatures=ref_t,
+        heat_capacity=[_relative_or_none(m.heat_capacity, r.heat_capacity) for m, r in pairs],
+        entropy=[_relative_or_none(m.entropy, r.entropy) for m, r in pairs],
+        free_energy=[_relative_or_none(m.free_energy, r.free_energy) for m, r in pairs],
+    )
+
+
+def _dynamically_unstable(
+    doc: ModelPropertiesDocument, phonons: PhononDocument | None
+) -> tuple[bool | None, str | None]:
+    if phonons is not None:
+        return phonons.has_imaginary_modes, "phonons"
+    if doc.phase_transitions is not None:
+        return bool(doc.phase_transitions.unstable_modes), "phase_transitions"
+    return None, None
+
+
+def compare_properties(
+    model_doc: ModelPropertiesDocument | dict,
+    reference_doc: ModelPropertiesDocument | dict,
+    *,
+    model_phonons: PhononDocument | dict | None = None,
+    reference_phonons: PhononDocument | dict | None = None,
+) -> PropertyErrors:
+    """Relative errors of EOS, elastic and Slack properties and phase-set scores of a model.
+
+    - EOS (paper §4.5): B0, B0', V0 of the Birch–Murnaghan fits.
+    - Elastic (§3.4): K_VRH, G_VRH and C11, C12, C44 of the IEEE-oriented Voigt tensors
+      (the three independent constants of a cubic crystal; for other crystals the same
+      entries of the tensor).
+    - Slack (SI 7.4): κ, Debye temperature Θ_D and Grüneisen γ.
+    - Elastic stability: both Born-stable or both not.
+    - Dynamical stability (§3.5, Table 3): from ``PhononDocument.has_imaginary_modes`` when
+      both phonon documents are given (the paper's criterion, commensurate q-points), else
+      from the phase-transition searches (any unstable mode at seekpath points or band
+      minima), else unknown.
+    - New phases (Table 4): precision, recall and F1 of the phase keys
+      (:func:`~mlip_finetune.evaluation.phase_transitions.compare_phase_sets`) when both
+      documents have a search.
+
+    Parameters
+    ----------
+    model_doc
+        Model properties (or their dict).
+    reference_doc
+        Reference properties, usually DFT.
+    model_phonons, reference_phonons
+        Phonon documents of the same two (optional, for the stability classification).
+
+    Returns
+    -------
+    PropertyErrors
+        Signed relative errors in %, ``None`` where a side is missing or the reference is 0.
+
+    Raises
+    ------
+    ValueError
+        If the phase-transition searches start from different phases.
+    """
+    from mlip_finetune.evaluation.phase_transitions import compare_phase_sets
+    from mlip_finetune.schemas.evaluation import PhononDocument
+
+    model = ModelPropertiesDocument.model_validate(model_doc)
+    ref = ModelPropertiesDocument.model_validate(reference_doc)
+    values: dict[str, object] = {}
+
+    if model.eos is not None and ref.eos is not None:
+        for name in ("b0", "b0_prime", "v0"):
+            values[name] = _relative_or_none(getattr(model.eos, name), getattr(ref.eos, name))
+    if model.elastic is not None and ref.elastic is not None:
+        for name in ("k_vrh", "g_vrh"):
+            values[name] = _relative_or_none(
+                getattr(model.elastic, name), getattr(ref.elastic, name)
+            )
+        for name, (i, j) in (("c11", (0, 0)), ("c12", (0, 1)), ("c44", (3, 3))):
+            values[name] = _relative_or_none(
+                model.elastic.elastic_tensor[i][j], ref.elastic.elastic_tensor[i][j]
+            )
+        values["elastic_stability_agreement"] = (
+            model.elastic.elastically_stable == ref.elastic.elastically_stable
+        )
+    if model.slack is not None and ref.slack is not None:
+        values["slack_kappa"] = _relative_or_none(model.slack.kappa, ref.slack.kappa)
+        values["debye_temperature"] = _relative_or_none(
+            model.slack.debye_temperature, ref.slack.debye_temperature
+        )
+        values["gruneisen"] = _relative_or_none(model.slack.gruneisen, ref.slack.gruneisen)
+
+    both_phonons = model_phonons is not None and reference_phonons is not None
+    model_unstable, source = _dynamically_unstable(
+        model, PhononDocument.model_validate(model_phonons) if both_phonons else None
+    )
+    ref_unstable, ref_source = _dynamically_unstable(
+        ref, PhononDocument.model_validate(reference_phonons) if both_phonons else None
+    )
+    if source is not None and source == ref_source:
+        values.update(
+            model_unstable=model_unstable,
+            reference_unstable=ref_unstable,
+            stability_agreement=model_unstable == ref_unstable,
+            stability_source=source,
+        )
+
+    if model.phase_transitions is not None and ref.phase_transitions is not None:
+        precision, recall, f1 = compare_phase_sets(ref.phase_transitions, model.phase_transitions)
+        values.update(
+            phase_precision=precision,
+            phase_recall=recall,
+            phase_f1=f1,
+            n_model_phases=len(model.phase_transitions.phase_keys),
+            n_reference_phases=len(ref.phase_transitions.phase_keys),
+        )
+    return PropertyErrors(label=model.label, reference_label=ref.label, **values)

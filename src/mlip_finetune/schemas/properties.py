@@ -1,9 +1,18 @@
-"""Documents of the property evaluations: EOS, elastic tensor, Slack κ, stability (paper §4.5)."""
+"""Documents of the property evaluations: EOS, elastic tensor, Slack κ, stability (paper §4.5).
+
+Also the per-model property bundle, its errors against a reference and the forgetting check.
+"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field, computed_field
 from pymatgen.core import Structure  # noqa: TC002
+
+from mlip_finetune.schemas.evaluation import ValidationMetrics  # noqa: TC001
+from mlip_finetune.schemas.phase_transitions import (  # noqa: TC001
+    PhaseTransitionDocument,
+    PhaseTransitionSettings,
+)
 
 
 class EOSOutlier(BaseModel):
@@ -193,3 +202,145 @@ class StabilityConfusion(BaseModel):
     def fn(self) -> int:
         """False negatives: predicted unstable, reference stable."""
         return self.false_stable
+
+
+class ModelPropertiesDocument(BaseModel):
+    """EOS, elastic tensor, Slack κ and phase transitions of one model (or DFT), one material.
+
+    Output of :class:`~mlip_finetune.evaluation.jobs.MLPropertiesMaker` (one job per model)
+    and :class:`~mlip_finetune.evaluation.jobs.DFTPropertiesMaker` (label ``"dft"``). A
+    property whose analysis is impossible for this model (an E(V) curve without a minimum, an
+    elastic tensor with non-positive moduli) is ``None`` and its reason is in ``failures``:
+    a poor model is a result to report, not a crash of the whole evaluation.
+    """
+
+    label: str = Field(description="Who computed the properties: 'dft', 'foundation', …")
+    structure: Structure = Field(
+        description="Equilibrium structure every property was computed from (Å): relaxed "
+        "by this model (or DFT) when `relaxed`, else the input."
+    )
+    relaxed: bool = Field(description="Whether cell and positions were relaxed first.")
+    relax_converged: bool | None = Field(
+        default=None, description="Whether that relaxation reached its force threshold."
+    )
+    eos: EOSDocument | None = Field(default=None, description="Birch–Murnaghan EOS.")
+    elastic: ElasticDocument | None = Field(default=None, description="Elastic tensor, VRH.")
+    slack: SlackDocument | None = Field(
+        default=None, description="Slack κ, Debye temperature, Grüneisen from the elastic moduli."
+    )
+    phase_transitions: PhaseTransitionDocument | None = Field(
+        default=None, description="Phase-transition search; None when not requested or failed."
+    )
+    phase_transition_settings: PhaseTransitionSettings | None = Field(
+        default=None, description="Settings of the search, None when it was not requested."
+    )
+    failures: dict[str, str] = Field(
+        default_factory=dict,
+        description="Property ('eos', 'elastic', 'slack', 'phase_transitions') → why it is "
+        "missing.",
+    )
+    wall_times: dict[str, float] = Field(
+        default_factory=dict,
+        description="Wall time per step (s): 'relax' (DFT without relaxation: 'static'), "
+        "'eos', 'elastic', 'slack' (ML only), 'phase_transitions' and 'total' (DFT: sums of "
+        "the calculations' wall times).",
+    )
+    engine: str = Field(description="'mace', 'gpaw', or the ASE calculator's class name.")
+    dft_settings: dict | None = Field(
+        default=None, description="DFTSettings used (model_dump()), None for ML models."
+    )
+    model_path: str | None = Field(default=None, description="MACE model file, None for DFT.")
+    model_sha256: str | None = None
+
+
+class PropertyErrors(BaseModel):
+    """Errors of one model's properties against a reference's (paper §3.4–3.5, §4.5, Table 4).
+
+    Relative errors are ``100·(model − reference)/reference`` in %, signed, as in
+    :class:`~mlip_finetune.schemas.evaluation.PhononPropertyErrors`; ``None`` when either
+    document lacks the property or the reference value is zero.
+    """
+
+    label: str = Field(description="Model label.")
+    reference_label: str = Field(description="Reference label (usually 'dft').")
+    b0: float | None = Field(default=None, description="Relative error of the EOS B0 (%).")
+    b0_prime: float | None = Field(default=None, description="Relative error of B0' (%).")
+    v0: float | None = Field(default=None, description="Relative error of V0 (%).")
+    k_vrh: float | None = Field(default=None, description="Relative error of K_VRH (%).")
+    g_vrh: float | None = Field(default=None, description="Relative error of G_VRH (%).")
+    c11: float | None = Field(
+        default=None, description="Relative error of C11 of the IEEE-oriented tensor (%)."
+    )
+    c12: float | None = Field(default=None, description="Relative error of C12 (%).")
+    c44: float | None = Field(default=None, description="Relative error of C44 (%).")
+    slack_kappa: float | None = Field(
+        default=None, description="Relative error of the Slack κ at 300 K (%)."
+    )
+    debye_temperature: float | None = Field(
+        default=None, description="Relative error of the Debye temperature Θ_D (%)."
+    )
+    gruneisen: float | None = Field(
+        default=None, description="Relative error of the Grüneisen parameter γ (%)."
+    )
+    elastic_stability_agreement: bool | None = Field(
+        default=None, description="Both Born-stable or both Born-unstable (None: no tensor)."
+    )
+    model_unstable: bool | None = Field(
+        default=None, description="Model dynamically unstable (see stability_source)."
+    )
+    reference_unstable: bool | None = Field(
+        default=None, description="Reference dynamically unstable (see stability_source)."
+    )
+    stability_agreement: bool | None = Field(
+        default=None, description="Model and reference agree on dynamical stability."
+    )
+    stability_source: str | None = Field(
+        default=None,
+        description="'phonons': PhononDocument.has_imaginary_modes (commensurate q-points, "
+        "paper §4.6); 'phase_transitions': any unstable mode found by the search (seekpath "
+        "points and band minima); None: no information.",
+    )
+    phase_precision: float | None = Field(
+        default=None, description="Precision of the new-phase set (Table 4), in [0, 1]."
+    )
+    phase_recall: float | None = Field(default=None, description="Recall of the phase set.")
+    phase_f1: float | None = Field(default=None, description="F1 of the phase set.")
+    n_model_phases: int | None = Field(default=None, description="New phases of the model.")
+    n_reference_phases: int | None = Field(default=None, description="New phases of the reference.")
+
+
+class ForgettingRow(BaseModel):
+    """Errors of one model against the foundation's own labels (the forgetting check)."""
+
+    label: str = Field(description="Model label ('foundation' for the zero row).")
+    model_path: str = Field(description="MACE model file.")
+    model_sha256: str
+    element_energy_shifts: dict[str, float] = Field(
+        description="Per-element energy shifts δ_el (eV/atom) removed before the energy "
+        "errors: least squares of E_foundation − E_model = Σ_el n_el δ_el over the set, i.e. "
+        "a change of atomic reference energies is not counted as forgetting."
+    )
+    metrics: ValidationMetrics = Field(
+        description="Energy (meV/atom, after the shifts), force (meV/Å) and stress (GPa) "
+        "errors against the foundation's labels."
+    )
+
+
+class ForgettingDocument(BaseModel):
+    """How much of the foundation's generality each model kept (paper §3.1 replay idea).
+
+    Structures far from the material's training data, the multi-head replay prototypes of
+    :func:`~mlip_finetune.fitting.replay.replay_structures` (elemental and binary prototypes
+    of the material's elements, strained, scaled and rattled), are labelled by the
+    foundation; each model's errors against those labels measure what fine-tuning cost
+    away from the material. The foundation's own row is zero by construction.
+    """
+
+    elements: list[str] = Field(description="Elements the prototypes were built from.")
+    foundation_path: str
+    foundation_sha256: str
+    n_structures: int = Field(description="Number of prototype structures.")
+    seed: int = Field(description="Random seed of replay_structures.")
+    formulas: list[str] = Field(description="Reduced formula of each structure, in order.")
+    rows: list[ForgettingRow] = Field(description="Foundation first, then the models.")
+    wall_time_s: float = Field(description="Wall time of labelling and evaluation (s).")
