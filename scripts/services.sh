@@ -7,15 +7,16 @@
 #
 # Usage: scripts/services.sh start|stop|status [all|slurm|db]
 #
-# Idempotent: "start" leaves running services alone, "stop" only stops processes whose pid
+# Idempotent: "start" leaves running services alone (a stopped SLURM starts again with a
+# clear job state: stopping slurmd ended its jobs), "stop" only stops processes whose pid
 # files are in the state directory (processes this script started). Everything (configs,
 # keys, sockets, spool, pid files, logs) lives in one directory:
-#   MLIP_FINETUNE_SERVICES_DIR   state directory   (default ${TMPDIR:-/tmp}/mlip_finetune_services)
-#   MLIP_FINETUNE_DB_PORT        SecantusDB port          (default 27017)
-#   MLIP_FINETUNE_SLURMCTLD_PORT slurmctld port           (default 6817)
-#   MLIP_FINETUNE_SLURMD_PORT    slurmd port              (default 6818)
-#   MLIP_FINETUNE_SLURM_CPUS     CPUs of the one node     (default 2)
-#   SECANTUSD                    SecantusDB launcher      (default .venv/bin/secantusd-py)
+#   MLIP_FINETUNE_SERVICES_DIR    state directory (default ${TMPDIR:-/tmp}/mlip_finetune_services)
+#   MLIP_FINETUNE_DB_PORT         SecantusDB port (default 27017)
+#   MLIP_FINETUNE_SLURMCTLD_PORT  slurmctld port (default 6817)
+#   MLIP_FINETUNE_SLURMD_PORT     slurmd port (default 6818)
+#   MLIP_FINETUNE_SLURM_CPUS      CPUs of the one node (default 2)
+#   SECANTUSD                     SecantusDB launcher (default .venv/bin/secantusd-py)
 # Client commands (sbatch, squeue, sinfo, jobflow-remote's runner) need
 #   export SLURM_CONF=$MLIP_FINETUNE_SERVICES_DIR/slurm/slurm.conf
 # which "start" and "status" print. Needs: scripts/install_services.sh (slurm-wlm, munge),
@@ -34,12 +35,20 @@ MUNGE_DIR=$DIR/munge
 SLURM_DIR=$DIR/slurm
 DB_DIR=$DIR/secantus
 SLURM_CONF_FILE=$SLURM_DIR/slurm.conf
+# named after the launcher: pid_alive compares it with the process name (15 chars at most)
+DB_PID=$DB_DIR/$(basename "$SECANTUSD").pid
 
 log() { printf '%s\n' "$*" >&2; }
 
-# pid_alive FILE: true if FILE holds the pid of a running process.
+# pid_alive FILE: true if FILE holds the pid of a running process of the program the pid
+# file is named after (munged.pid -> munged, ...), so a stale pid file reused by another
+# process is never taken for (or stopped as) a service.
 pid_alive() {
-    [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+    local file=$1 pid comm
+    [ -s "$file" ] || return 1
+    pid=$(cat "$file")
+    comm=$(ps -p "$pid" -o comm= 2>/dev/null) || return 1
+    [ "$comm" = "$(basename "$file" .pid)" ]
 }
 
 # wait_for SECONDS COMMAND...: poll COMMAND every 0.2 s until it succeeds or time runs out.
@@ -152,7 +161,9 @@ start_slurm() {
     if pid_alive "$SLURM_DIR/slurmctld.pid"; then
         log "slurmctld already running (pid $(cat "$SLURM_DIR/slurmctld.pid"))"
     else
-        slurmctld -f "$SLURM_CONF_FILE"
+        # -c: start from a clear state; jobs of an earlier run died with its slurmd, and
+        # recovered ones would hold CPUs until slurmctld notices (minutes)
+        slurmctld -c -f "$SLURM_CONF_FILE"
         wait_for 20 pid_alive "$SLURM_DIR/slurmctld.pid" || {
             log "slurmctld did not start; see $SLURM_DIR/slurmctld.log"
             exit 1
@@ -162,7 +173,7 @@ start_slurm() {
     if pid_alive "$SLURM_DIR/slurmd.pid"; then
         log "slurmd already running (pid $(cat "$SLURM_DIR/slurmd.pid"))"
     else
-        slurmd -f "$SLURM_CONF_FILE"
+        slurmd -c -f "$SLURM_CONF_FILE"
         wait_for 20 pid_alive "$SLURM_DIR/slurmd.pid" || {
             log "slurmd did not start; see $SLURM_DIR/slurmd.log"
             exit 1
@@ -197,8 +208,8 @@ EOF
 
 start_db() {
     mkdir -p "$DB_DIR"
-    if pid_alive "$DB_DIR/secantusd.pid"; then
-        log "SecantusDB already running (pid $(cat "$DB_DIR/secantusd.pid"), port $DB_PORT)"
+    if pid_alive "$DB_PID"; then
+        log "SecantusDB already running (pid $(cat "$DB_PID"), port $DB_PORT)"
         return
     fi
     [ -x "$SECANTUSD" ] || {
@@ -207,16 +218,16 @@ start_db() {
     }
     nohup "$SECANTUSD" --host 127.0.0.1 --port "$DB_PORT" --storage-path "$DB_DIR/data" \
         >>"$DB_DIR/secantusd.log" 2>&1 &
-    echo $! >"$DB_DIR/secantusd.pid"
+    echo $! >"$DB_PID"
     wait_for 60 db_ping || {
         log "SecantusDB did not answer on 127.0.0.1:$DB_PORT; see $DB_DIR/secantusd.log"
         exit 1
     }
-    log "started SecantusDB (pid $(cat "$DB_DIR/secantusd.pid")): mongodb://127.0.0.1:$DB_PORT"
+    log "started SecantusDB (pid $(cat "$DB_PID")): mongodb://127.0.0.1:$DB_PORT"
 }
 
 stop_db() {
-    stop_pidfile SecantusDB "$DB_DIR/secantusd.pid"
+    stop_pidfile SecantusDB "$DB_PID"
 }
 
 status() {
@@ -236,8 +247,8 @@ status() {
         fi
     fi
     if [ "$what" != slurm ]; then
-        if pid_alive "$DB_DIR/secantusd.pid" && db_ping; then
-            echo "SecantusDB: running (pid $(cat "$DB_DIR/secantusd.pid")), mongodb://127.0.0.1:$DB_PORT"
+        if pid_alive "$DB_PID" && db_ping; then
+            echo "SecantusDB: running (pid $(cat "$DB_PID")), mongodb://127.0.0.1:$DB_PORT"
         else
             echo "SecantusDB: stopped"
             rc=1
