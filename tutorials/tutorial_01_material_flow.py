@@ -41,15 +41,22 @@ def build_flow_maker(*, tiny: bool = False) -> MaterialFlowMaker:
     # 2. Reference DFT statics: one settings object for training data AND reference phonons.
     dft = DFTSettings.test() if tiny else DFTSettings.local()
     # 3. Fine-tuning: one FineTuneMaker per strategy, each with the paper's hyper-parameters
-    #    (fewer epochs here). "scratch" trains the foundation's architecture from random
-    #    weights on the same data, the paper's baseline.
-    epochs = {"max_num_epochs": 15 if tiny else 100}
+    #    (fewer epochs here): the paper's four. "multihead" replays structures labelled by
+    #    the foundation on a second head (pass replay_file= to use your own), "lora_full" is
+    #    the paper's Equitrain (base frozen, weight decay on the additive update only),
+    #    "scratch" trains the foundation's architecture from random weights on the same data.
+    update = {"max_num_epochs": 15 if tiny else 100, "n_replay": 20 if tiny else 100}
     finetune_makers = [
         FineTuneMaker(
             strategy=strategy,
-            hyperparameters=default_settings(strategy).model_copy(update=epochs),
+            hyperparameters=default_settings(strategy).model_copy(update=update),
         )
-        for strategy in (FineTuneStrategy.TRANSFER, FineTuneStrategy.SCRATCH)
+        for strategy in (
+            FineTuneStrategy.TRANSFER,
+            FineTuneStrategy.MULTIHEAD,
+            FineTuneStrategy.LORA_FULL,
+            FineTuneStrategy.SCRATCH,
+        )
     ]
     # 4. Evaluation: phonons of every model and of DFT on the same supercell and q-mesh.
     return MaterialFlowMaker(

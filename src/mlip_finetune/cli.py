@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -29,7 +30,8 @@ app = typer.Typer(
 )
 standin_app = typer.Typer(help="The offline CHGNet-distilled stand-in foundation.")
 app.add_typer(standin_app, name="standin")
-console = Console()
+# Wide enough for the comparison tables when output is not a terminal (logs, CI, pipes).
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 DEFAULT_WORKDIR = Path("mlip_finetune_runs")
 
@@ -149,6 +151,18 @@ def run(  # noqa: PLR0917  (typer maps options to parameters)
         str | None,
         typer.Option(help="Distil this strategy's model into a smaller, faster surrogate."),
     ] = None,
+    properties: Annotated[
+        bool,
+        typer.Option(
+            "--properties",
+            help="Also EOS, elastic tensor, Slack κ and phase-transition search, every model "
+            "and DFT.",
+        ),
+    ] = False,
+    forgetting: Annotated[
+        bool,
+        typer.Option("--forgetting", help="Also errors vs the foundation off the material."),
+    ] = False,
     workdir: Annotated[Path, typer.Option(help="Run directory (job folders, plots).")] = (
         DEFAULT_WORKDIR
     ),
@@ -186,6 +200,8 @@ def run(  # noqa: PLR0917  (typer maps options to parameters)
             replay_file=str(replay_file.resolve()) if replay_file else None,
             data_efficiency=data_efficiency,
             distil=distil,
+            properties=properties,
+            forgetting=forgetting,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -215,51 +231,24 @@ def run(  # noqa: PLR0917  (typer maps options to parameters)
     console.print(f"store: {store_path}   (mlip-finetune results --store {store_path})")
 
 
+def _print_table(table: tuple) -> None:
+    title, header, rows = table
+    out = Table(title=title)
+    for i, col in enumerate(header):
+        out.add_column(col, justify="left" if i == 0 or col == "imaginary" else "right")
+    for row in rows:
+        out.add_row(*row)
+    console.print(out)
+
+
 def _print_report(report: dict | BaseModel) -> None:
+    from mlip_finetune.report.tables import report_tables
+
     data = report if isinstance(report, dict) else report.model_dump(mode="json")
-    table = Table(
-        title=f"{data['material_label']} ({data['formula']}): models vs DFT "
-        f"({data['dft_engine']}), validation set of {data['n_valid_structures']} frames"
-    )
-    for col in (
-        "model",
-        "E MAE (meV/atom)",
-        "F MAE (meV/Å)",
-        "S MAE (GPa)",
-        "phonon MAE (THz)",
-        "ω_max (THz)",
-        "ΔDOS (%)",
-        "C_V 300 K (%)",
-        "imaginary",
-    ):
-        table.add_column(col, justify="left" if col in ("model", "imaginary") else "right")
-    for row in data["rows"]:
-        stress = row["stress_mae_gpa"]
-        table.add_row(
-            row["model_name"],
-            f"{row['energy_mae_mev_per_atom']:.2f}",
-            f"{row['force_mae_mev_per_angstrom']:.1f}",
-            "-" if stress is None else f"{stress:.3f}",
-            f"{row['phonon_mae_thz']:.3f}",
-            f"{row['max_frequency_thz']:.2f}",
-            f"{row['phonon_property_errors']['delta_dos']:.1f}",
-            f"{row['phonon_property_errors']['heat_capacity_300k']:+.2f}",
-            "yes" if row["has_imaginary_modes"] else "no",
-        )
-    table.add_row(
-        "DFT reference",
-        "",
-        "",
-        "",
-        "",
-        f"{data['dft_max_frequency_thz']:.2f}",
-        "",
-        "",
-        "yes" if data["dft_has_imaginary_modes"] else "no",
-    )
-    console.print(table)
+    for table in report_tables(data):
+        _print_table(table)
     if data.get("data_efficiency"):
-        _print_data_efficiency(data["data_efficiency"])
+        console.print(f"data-efficiency plot: {data['data_efficiency']['plot_path']}")
     if data.get("surrogate"):
         sur = data["surrogate"]
         console.print(
@@ -267,26 +256,6 @@ def _print_report(report: dict | BaseModel) -> None:
             f"{sur['teacher_parameters']} parameters, {sur['speed_ratio']:.1f}× faster; "
             f"force MAE vs teacher {sur['student_vs_teacher']['force_mae']:.1f} meV/Å"
         )
-
-
-def _print_data_efficiency(curve: dict) -> None:
-    table = Table(title="data efficiency: validation force MAE (meV/Å) vs training structures")
-    sizes = sorted({p["n_train_structures"] for p in curve["points"]})
-    table.add_column("model")
-    for size in sizes:
-        table.add_column(str(size), justify="right")
-    table.add_row(
-        "foundation", *[f"{curve['foundation_validation']['force_mae']:.1f}"] * len(sizes)
-    )
-    for strategy in dict.fromkeys(p["strategy"] for p in curve["points"]):
-        by_size = {
-            p["n_train_structures"]: p["validation"]["force_mae"]
-            for p in curve["points"]
-            if p["strategy"] == strategy
-        }
-        table.add_row(strategy, *[f"{by_size[n]:.1f}" if n in by_size else "" for n in sizes])
-    console.print(table)
-    console.print(f"plot: {curve['plot_path']}")
 
 
 def _reports(store_path: Path, material: str | None) -> list[dict]:
@@ -301,7 +270,25 @@ def _reports(store_path: Path, material: str | None) -> list[dict]:
         criteria["output.material_label"] = material
     docs = list(job_store.query(criteria, sort={"completed_at": 1}, load=True))
     job_store.close()
-    return [doc["output"] | {"completed_at": doc.get("completed_at")} for doc in docs]
+    return [
+        doc["output"] | {"completed_at": doc.get("completed_at"), "_hosts": doc.get("hosts", [])}
+        for doc in docs
+    ]
+
+
+def _run_phonons(store_path: Path, report: dict) -> list[dict]:
+    """Phonon documents of the run a report belongs to: DFT first, then the models."""
+    from mlip_finetune.store import local_store
+
+    job_store = local_store(store_path)
+    job_store.connect()
+    criteria = {"name": {"$regex": "^(dft|ml) phonons"}}
+    if report["_hosts"]:
+        criteria["hosts"] = report["_hosts"][0]
+    docs = list(job_store.query(criteria, load=True))
+    job_store.close()
+    outputs = [d["output"] for d in docs]
+    return sorted(outputs, key=lambda p: p["label"] != "dft")
 
 
 @app.command()
@@ -311,6 +298,14 @@ def results(
     ),
     material: Annotated[str | None, typer.Option(help="Only this material label.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    stability: Annotated[
+        bool,
+        typer.Option(
+            "--stability",
+            help="Also the stability confusion matrix of every model over all materials "
+            "(latest run of each).",
+        ),
+    ] = False,
 ) -> None:
     """List what runs stored: per material and model, phonon/force/energy MAE vs DFT."""
     reports = _reports(store.resolve(), material)
@@ -348,9 +343,40 @@ def results(
     if not reports:
         console.print(f"no material reports in {store}")
         return
-    for report in reports:
-        _print_report(report)
-        console.print(f"completed {report['completed_at']}; plots {report['report_dir']}")
+    for stored in reports:
+        _print_report(stored)
+        console.print(f"completed {stored['completed_at']}; plots {stored['report_dir']}")
+    if stability:
+        from mlip_finetune.report.tables import stability_summary
+
+        latest = {r["material_label"]: r for r in reports}
+        _print_table(stability_summary(list(latest.values())))
+
+
+@app.command()
+def report(
+    material: Annotated[str, typer.Argument(help="Material label (as in `results`).")],
+    store: Annotated[Path, typer.Option(help="Results store directory.")] = (
+        DEFAULT_WORKDIR / "store"
+    ),
+    out: Annotated[
+        Path | None, typer.Option(help="Output directory (default: ./report_MATERIAL).")
+    ] = None,
+) -> None:
+    """Regenerate a material's report (tables, report.md/json, all plots) from the store."""
+    from mlip_finetune.report.tables import write_report_files
+
+    store_path = store.resolve()
+    reports = _reports(store_path, material)
+    if not reports:
+        console.print(f"no report for material {material!r} in {store_path}", style="bold red")
+        raise typer.Exit(code=1)
+    latest = reports[-1]
+    out_dir = (out or Path(f"report_{material}")).resolve()
+    files = write_report_files(latest, _run_phonons(store_path, latest), out_dir)
+    _print_report(latest)
+    for name, path in files.items():
+        console.print(f"{name}: {path}")
 
 
 @standin_app.command("build")

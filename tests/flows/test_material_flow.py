@@ -44,15 +44,16 @@ def _outputs(workdir, name_regex):
 def test_report_finetuned_beats_foundation(tutorial_run):
     _, report = tutorial_run
     rows = {row["label"]: row for row in report["rows"]}
-    assert set(rows) == {"foundation", "transfer", "scratch"}
+    assert set(rows) == {"foundation", "transfer", "multihead", "lora_full", "scratch"}
     assert rows["scratch"]["model_name"].startswith("scratch (architecture of")
     assert rows["foundation"]["model_name"].endswith("(stand-in, not MACE-MP)")
     assert report["foundation_is_standin"] is True
     # the point of the method: fine-tuning on ~16 DFT frames lowers the held-out force error
-    assert (
-        rows["transfer"]["force_mae_mev_per_angstrom"]
-        < rows["foundation"]["force_mae_mev_per_angstrom"]
-    )
+    for strategy in ("transfer", "multihead", "lora_full"):
+        assert (
+            rows[strategy]["force_mae_mev_per_angstrom"]
+            < rows["foundation"]["force_mae_mev_per_angstrom"]
+        ), strategy
     assert report["n_train_structures"] == 16
     assert report["n_valid_structures"] == 4
     assert Path(report["band_structure_plot"]).stat().st_size > 10_000
@@ -100,6 +101,25 @@ def test_finetune_document(tutorial_run):
     assert out["validation"]["force_mae"] < out["foundation_validation"]["force_mae"]
 
 
+def test_every_model_is_a_plain_mace_file(tutorial_run):
+    """Each strategy hands on one single-head model that MACECalculator loads as is."""
+    from ase.build import bulk
+    from mace.calculators import MACECalculator
+
+    workdir, _ = tutorial_run
+    docs = {d["output"]["strategy"]: d["output"] for d in _outputs(workdir, r"^finetune ")}
+    assert set(docs) == {"transfer", "multihead", "lora_full", "scratch"}
+    assert docs["lora_full"]["backend"] == "equitrain"
+    assert docs["multihead"]["effective_hyperparameters"]["multihead"] is True
+    assert docs["multihead"]["replay"]["n_structures"] == 20
+    atoms = bulk("Si", "diamond", a=5.47)
+    for strategy, doc in docs.items():
+        calc = MACECalculator(model_paths=doc["model_path"], device="cpu")
+        assert calc.models[0].heads == ["Default"], strategy
+        atoms.calc = calc
+        assert np.isfinite(atoms.get_potential_energy())
+
+
 def test_dft_phonons_are_physical(tutorial_run):
     workdir, _ = tutorial_run
     (dft,) = _outputs(workdir, r"^dft phonons$")
@@ -117,7 +137,7 @@ def test_results_cli_json(tutorial_run):
     assert result.exit_code == 0, result.output
     (material,) = json.loads(result.output)
     models = {m["label"]: m for m in material["models"]}
-    assert set(models) == {"foundation", "transfer", "scratch"}
+    assert set(models) == {"foundation", "transfer", "multihead", "lora_full", "scratch"}
     for model in models.values():
         assert {"phonon_mae_thz", "force_mae_mev_per_angstrom", "energy_mae_mev_per_atom"} <= set(
             model

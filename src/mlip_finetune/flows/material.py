@@ -10,7 +10,14 @@ from jobflow import Flow, Maker, job
 
 from mlip_finetune.data.jobs import TrainingDataMaker
 from mlip_finetune.dft.jobs import ReferenceStaticsMaker, RelaxMaker, StaticMaker
-from mlip_finetune.evaluation.jobs import MLPhononMaker, phonons_from_statics
+from mlip_finetune.evaluation.forgetting import forgetting_check
+from mlip_finetune.evaluation.jobs import (
+    DFTPropertiesMaker,
+    MLPhononMaker,
+    MLPropertiesMaker,
+    phonons_from_statics,
+    property_errors,
+)
 from mlip_finetune.fitting.data_efficiency import DataEfficiencyMaker
 from mlip_finetune.fitting.distillation import SurrogateMaker  # noqa: TC001
 from mlip_finetune.fitting.jobs import FineTuneMaker
@@ -52,8 +59,12 @@ class MaterialFlowMaker(Maker):
     supercells (jobs ``"dft phonon displacement i/N"``), ML phonons for the foundation and
     every fine-tuned model (:class:`MLPhononMaker`, all displacements in one job), and a
     ``material report`` job with the comparison table and the band-structure plot.
-    Optionally a data-efficiency curve of every strategy (:class:`DataEfficiencyMaker`) and a
-    distilled surrogate of one fine-tuned model (:class:`SurrogateMaker`), with its phonons.
+    Optionally a data-efficiency curve of every strategy (:class:`DataEfficiencyMaker`), a
+    distilled surrogate of one fine-tuned model (:class:`SurrogateMaker`) with its phonons,
+    the property suite of every model and of DFT (EOS, elastic tensor, Slack κ, phase
+    transitions; :class:`MLPropertiesMaker`, :class:`DFTPropertiesMaker`) with the errors
+    against DFT, and the forgetting check (errors against the foundation's labels on
+    structures far from the material).
 
     Parameters
     ----------
@@ -92,6 +103,11 @@ class MaterialFlowMaker(Maker):
         its phonons as a ``surrogate`` row.
     surrogate_teacher
         Strategy whose model is the teacher; None takes the first strategy.
+    ml_properties_maker, dft_properties_maker
+        Property suite (paper §3.4–3.5, §4.5–4.6) for every model and for DFT; both or
+        neither. Phonon-derived stability comes from the phonon jobs.
+    forgetting
+        Run the forgetting check (:func:`~mlip_finetune.evaluation.forgetting.forgetting_check`).
     """
 
     name: str = "finetune material"
@@ -108,6 +124,9 @@ class MaterialFlowMaker(Maker):
     data_efficiency: bool = False
     surrogate_maker: SurrogateMaker | None = None
     surrogate_teacher: str | None = None
+    ml_properties_maker: MLPropertiesMaker | None = None
+    dft_properties_maker: DFTPropertiesMaker | None = None
+    forgetting: bool = False
 
     def make(
         self, structure: Structure, foundation: FoundationModel, label: str | None = None
@@ -135,8 +154,8 @@ class MaterialFlowMaker(Maker):
             If the foundation lacks an element of the structure (checked now, not on a node).
         ValueError
             If no fine-tuning strategy is given or two share a strategy, the surrogate's
-            teacher is not one of them, or a data-efficiency curve is asked for with fewer
-            than 2 frames per trajectory.
+            teacher is not one of them, a data-efficiency curve is asked for with fewer
+            than 2 frames per trajectory, or only one of the two property makers is given.
         """
         from mlip_finetune.data.utils import primitive_standard
         from mlip_finetune.evaluation.phonons import phonon_supercell_matrix, resolve_mesh
@@ -205,6 +224,17 @@ class MaterialFlowMaker(Maker):
             )
             jobs += [surrogate, surrogate_phonons]
 
+        models = {"foundation": foundation.path} | {
+            str(getattr(m.strategy, "value", m.strategy)): ft.output.model_path
+            for m, ft in zip(self.finetune_makers, finetunes, strict=True)
+        }
+        if surrogate is not None:
+            models["surrogate"] = surrogate.output.student_path
+        evaluation_jobs, evaluation = self._evaluation(
+            unit_cell, models, dft_phonons, [*ml_phonons, surrogate_phonons]
+        )
+        jobs += evaluation_jobs
+
         report = material_report(
             label=label,
             formula=unit_cell.composition.reduced_formula,
@@ -219,6 +249,7 @@ class MaterialFlowMaker(Maker):
             data_efficiency=data_efficiency.output if data_efficiency else None,
             surrogate=surrogate.output if surrogate else None,
             surrogate_phonons=surrogate_phonons.output if surrogate_phonons else None,
+            **evaluation,
         )
         report.name = "material report"
         jobs.append(report)
@@ -253,6 +284,46 @@ class MaterialFlowMaker(Maker):
         dft_phonons.name = "dft phonons"
         jobs += [displaced, phonon_statics, dft_phonons]
         return jobs, dft_phonons
+
+    def _evaluation(
+        self, unit_cell: Structure, models: dict, dft_phonons: object, ml_phonons: list
+    ) -> tuple[list, dict]:
+        """Property suite and forgetting check jobs, and the report's inputs from them."""
+        if (self.ml_properties_maker is None) != (self.dft_properties_maker is None):
+            raise ValueError("Give both ml_properties_maker and dft_properties_maker, or none.")
+        jobs: list = []
+        out: dict = {}
+        if self.ml_properties_maker is not None:
+            ml = []
+            for label, path in models.items():
+                props = self.ml_properties_maker.make(unit_cell, path, label)
+                props.name = f"ml properties {label}"
+                ml.append(props)
+            dft = self.dft_properties_maker.make(unit_cell)
+            errors = property_errors(
+                [p.output for p in ml],
+                dft.output,
+                model_phonons=[p.output for p in ml_phonons if p is not None],
+                reference_phonons=dft_phonons.output,
+            )
+            errors.name = "property errors"
+            jobs += [*ml, dft, errors]
+            out |= {
+                "properties": [p.output for p in ml],
+                "dft_properties": dft.output,
+                "property_errors": errors.output,
+            }
+        if self.forgetting:
+            check = forgetting_check(
+                unit_cell,
+                models["foundation"],
+                {k: v for k, v in models.items() if k != "foundation"},
+                device=self.ml_phonon_maker.device,
+            )
+            check.name = "forgetting check"
+            jobs.append(check)
+            out["forgetting"] = check.output
+        return jobs, out
 
     def _surrogate(
         self,
@@ -322,6 +393,10 @@ def material_report(
     data_efficiency: object | None = None,
     surrogate: object | None = None,
     surrogate_phonons: object | None = None,
+    properties: list | None = None,
+    dft_properties: object | None = None,
+    property_errors: list | None = None,
+    forgetting: object | None = None,
 ) -> MaterialReportDocument:
     """Compare every model with DFT and write the band-structure overlay.
 
@@ -331,7 +406,9 @@ def material_report(
         One row per model: validation energy/force/stress MAE (energy after removing each
         model's per-atom offset to DFT on the training frames; for the surrogate, on the
         validation frames) and phonon MAE (THz) on the common q-mesh; the data-efficiency
-        curve and surrogate document when given.
+        curve, surrogate, property suite with its errors against DFT, and forgetting check
+        when given. Plots: the combined band overlay, one band PNG per model, the EOS curves
+        and U(Q) along one-dimensional unstable modes.
     """
     from mlip_finetune.evaluation.metrics import phonon_frequency_mae, phonon_property_errors
     from mlip_finetune.foundation import FoundationModel
@@ -411,6 +488,13 @@ def material_report(
                 phonon_property_errors=phonon_property_errors(phon, ref),
             )
         )
+    plots = _property_plots(
+        [ref, *phonons, *([surrogate_phonons] if surrogate_phonons else [])],
+        properties,
+        dft_properties,
+        out_dir,
+        label,
+    )
     return MaterialReportDocument(
         formula=formula,
         material_label=label,
@@ -429,4 +513,44 @@ def material_report(
         report_dir=str(out_dir.resolve()),
         data_efficiency=data_efficiency,
         surrogate=surrogate_doc,
+        properties=properties or [],
+        dft_properties=dft_properties,
+        property_errors=property_errors or [],
+        forgetting=forgetting,
+        plots=plots,
     )
+
+
+def _property_plots(
+    phonons: list,
+    properties: list | None,
+    dft_properties: object | None,
+    out_dir: Path,
+    label: str,
+) -> dict[str, str]:
+    """Per-model band PNGs, EOS curves and U(Q) double wells; {name: path}."""
+    from mlip_finetune.report.property_plots import (
+        plot_band_structures_per_model,
+        plot_double_wells,
+        plot_eos,
+    )
+    from mlip_finetune.schemas.evaluation import PhononDocument
+    from mlip_finetune.schemas.properties import ModelPropertiesDocument
+
+    docs = [PhononDocument.model_validate(p) for p in phonons]
+    plots = {
+        f"bands {name}": str(path)
+        for name, path in plot_band_structures_per_model(
+            docs, out_dir, prefix=f"{label}_bands"
+        ).items()
+    }
+    if properties and dft_properties is not None:
+        props = [ModelPropertiesDocument.model_validate(p) for p in [dft_properties, *properties]]
+        eos = [p.eos for p in props if p.eos is not None]
+        if eos:
+            plots["eos"] = str(plot_eos(eos, out_dir / f"{label}_eos.png"))
+        phases = [p.phase_transitions for p in props if p.phase_transitions is not None]
+        wells = plot_double_wells(phases, out_dir / f"{label}_double_wells.png") if phases else None
+        if wells is not None:
+            plots["double wells"] = str(wells)
+    return plots

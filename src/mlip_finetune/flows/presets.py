@@ -8,7 +8,7 @@ from mlip_finetune.data.jobs import TrainingDataMaker
 from mlip_finetune.data.utils import SupercellProtocol
 from mlip_finetune.dft.jobs import RelaxMaker, StaticMaker
 from mlip_finetune.dft.settings import DFTSettings
-from mlip_finetune.evaluation.jobs import MLPhononMaker
+from mlip_finetune.evaluation.jobs import DFTPropertiesMaker, MLPhononMaker, MLPropertiesMaker
 from mlip_finetune.fitting.distillation import DistillationSettings, SurrogateMaker
 from mlip_finetune.fitting.jobs import FineTuneMaker
 from mlip_finetune.fitting.strategies import FineTuneStrategy, default_settings
@@ -39,6 +39,8 @@ def material_flow_maker(
     replay_file: str | None = None,
     data_efficiency: bool = False,
     distil: str | None = None,
+    properties: bool = False,
+    forgetting: bool = False,
 ) -> MaterialFlowMaker:
     """Return a :class:`MaterialFlowMaker` configured by a preset.
 
@@ -59,6 +61,11 @@ def material_flow_maker(
         Also train every strategy on growing training subsets and plot the curve.
     distil
         Strategy whose model is distilled into a smaller surrogate; None skips it.
+    properties
+        Also compute EOS, elastic tensor, Slack κ and (ML models only, except with the
+        ``paper`` preset) the phase-transition search for every model and for DFT.
+    forgetting
+        Also run the forgetting check against the foundation's labels.
 
     Returns
     -------
@@ -89,9 +96,10 @@ def material_flow_maker(
         epochs, relax_fmax, min_length, mesh = 15, 1e-2, 5.0, 8.0
     finetunes = []
     for strategy in strategies:
-        hyper = default_settings(strategy).model_copy(
-            update={"max_num_epochs": epochs, "replay_file": replay_file}
-        )
+        update = {"max_num_epochs": epochs, "replay_file": replay_file}
+        if preset is RunPreset.TEST:
+            update["n_replay"] = 20
+        hyper = default_settings(strategy).model_copy(update=update)
         finetunes.append(FineTuneMaker(strategy=strategy, hyperparameters=hyper, device=device))
     surrogate = None
     if distil is not None:
@@ -106,7 +114,20 @@ def material_flow_maker(
                     update={"max_num_epochs": 5 if small else epochs}
                 ),
             )
+            if small:  # smaller than the test suite's tiny foundations
+                distillation.architecture |= {"num_channels": "8"}
         surrogate = SurrogateMaker(settings=distillation, device=device)
+    ml_properties = dft_properties = None
+    if properties:
+        ml_properties = MLPropertiesMaker(fmax=relax_fmax, min_length=min_length, device=device)
+        dft_properties = DFTPropertiesMaker(
+            settings=dft,
+            fmax=relax_fmax,
+            max_steps=200 if preset is RunPreset.PAPER else 100,
+            # thousands of DFT statics for a 3-D unstable mode: only at paper scale
+            phase_transitions=preset is RunPreset.PAPER,
+            min_length=min_length,
+        )
     return MaterialFlowMaker(
         training_data_maker=data,
         static_maker=StaticMaker(settings=dft),
@@ -119,4 +140,7 @@ def material_flow_maker(
         data_efficiency=data_efficiency,
         surrogate_maker=surrogate,
         surrogate_teacher=distil,
+        ml_properties_maker=ml_properties,
+        dft_properties_maker=dft_properties,
+        forgetting=forgetting,
     )

@@ -7,6 +7,11 @@ from pydantic import BaseModel, Field
 from mlip_finetune.fitting.distillation import SurrogateDocument  # noqa: TC001
 from mlip_finetune.schemas.evaluation import PhononPropertyErrors  # noqa: TC001
 from mlip_finetune.schemas.fitting import DataEfficiencyDocument  # noqa: TC001
+from mlip_finetune.schemas.properties import (  # noqa: TC001
+    ForgettingDocument,
+    ModelPropertiesDocument,
+    PropertyErrors,
+)
 
 
 class ModelRow(BaseModel):
@@ -51,4 +56,20 @@ class MaterialReportDocument(BaseModel):
     )
     surrogate: SurrogateDocument | None = Field(
         default=None, description="Distilled student of one fine-tuned model, if requested."
+    )
+    properties: list[ModelPropertiesDocument] = Field(
+        default_factory=list,
+        description="EOS, elastic, Slack κ, phase transitions of every model (if requested).",
+    )
+    dft_properties: ModelPropertiesDocument | None = Field(
+        default=None, description="The same properties with DFT (the reference)."
+    )
+    property_errors: list[PropertyErrors] = Field(
+        default_factory=list, description="Every model's property errors against DFT."
+    )
+    forgetting: ForgettingDocument | None = Field(
+        default=None, description="Errors against the foundation's labels off the material."
+    )
+    plots: dict[str, str] = Field(
+        default_factory=dict, description="Further PNGs: per-model bands, EOS, U(Q)."
     )
