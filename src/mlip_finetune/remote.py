@@ -45,10 +45,12 @@ class RemoteSetupError(RuntimeError):
 class JobKind(StrEnum):
     """What a job needs from a compute node.
 
-    ``dft``: many CPU cores for a DFT code (statics, relaxation, phonon displacements).
+    ``dft``: many CPU cores for a DFT code (statics, relaxations, phonon displacements, EOS
+    and elastic points, phase-transition scans).
     ``gpu``: a GPU for training or for large ML evaluations (foundation-model relaxations of
-    the training-data supercells, ML phonons in large supercells).
-    ``light``: one core for seconds (fan-out, phonopy assembly, report).
+    the training-data supercells, ML phonons and properties in large supercells, the
+    forgetting check, surrogate distillation).
+    ``light``: one core for minutes (fan-outs, phonopy assembly, property errors, report).
     """
 
     DFT = "dft"
@@ -63,12 +65,25 @@ class JobKind(StrEnum):
 #: Trailing spaces keep ``"dft static "`` (the statics ``"dft static 3/20"``) from matching
 #: the fan-out job ``"dft statics"``.
 ROUTES: tuple[tuple[str, JobKind], ...] = (
+    # foundation-model relaxations of the training supercells
     ("training data", JobKind.GPU),
+    # fine-tuning, also the data-efficiency runs "finetune lora frames<=2"
     ("finetune ", JobKind.GPU),
+    ("distil surrogate", JobKind.GPU),
     ("ml phonons", JobKind.GPU),
+    ("ml properties", JobKind.GPU),
+    ("forgetting check", JobKind.GPU),
+    # created at run time by the fan-outs "dft statics" and "dft phonon statics"
     ("dft static ", JobKind.DFT),
-    ("dft relax", JobKind.DFT),
     ("dft phonon displacement ", JobKind.DFT),
+    ("dft relax", JobKind.DFT),
+    ("dft properties relax", JobKind.DFT),
+    ("dft properties static", JobKind.DFT),
+    # created at run time by the fan-out "dft property points"
+    ("dft eos ", JobKind.DFT),
+    ("dft elastic ", JobKind.DFT),
+    # DFT phonons and mode scans in one job (paper preset)
+    ("dft phase transitions", JobKind.DFT),
 )
 
 
@@ -636,6 +651,8 @@ _STAGE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^(training data|frame structures)$"), "data"),
     (re.compile(r"^dft statics?( \d+/\d+)?$"), "dft statics"),
     (re.compile(r"^finetune (?P<strategy>\S+)$"), "finetune {strategy}"),
+    (re.compile(r"^(finetune \S+ frames<=\d+|data efficiency curve)$"), "data efficiency"),
+    (re.compile(r"^distil surrogate$"), "surrogate"),
     (
         re.compile(
             r"^(dft relax|phonon displacements|dft phonon statics|dft phonons"
@@ -644,10 +661,30 @@ _STAGE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         "dft phonons",
     ),
     (re.compile(r"^ml phonons\b"), "ml phonons"),
+    (
+        re.compile(
+            r"^(ml properties \S+|dft properties( relax| static)?|dft property points"
+            r"|dft (eos|elastic) \d+/\d+|dft phase transitions|property errors)$"
+        ),
+        "properties",
+    ),
+    (re.compile(r"^forgetting check$"), "forgetting"),
     (re.compile(r"^material report$"), "report"),
 )
 #: Stage order in status tables (``finetune <strategy>`` stages sit between these).
-STAGE_ORDER = ("data", "dft statics", "finetune", "dft phonons", "ml phonons", "report", "other")
+STAGE_ORDER = (
+    "data",
+    "dft statics",
+    "finetune",
+    "data efficiency",
+    "surrogate",
+    "dft phonons",
+    "ml phonons",
+    "properties",
+    "forgetting",
+    "report",
+    "other",
+)
 
 
 def stage_of(name: str) -> str:
@@ -661,8 +698,8 @@ def stage_of(name: str) -> str:
     Returns
     -------
     str
-        ``"data"``, ``"dft statics"``, ``"finetune <strategy>"``, ``"dft phonons"``,
-        ``"ml phonons"``, ``"report"``, or ``"other"``.
+        One of :data:`STAGE_ORDER` (``"finetune <strategy>"`` for each strategy), ``"other"``
+        for a name no stage claims.
     """
     for pattern, stage in _STAGE_RULES:
         match = pattern.match(name)

@@ -20,21 +20,41 @@ from mlip_finetune.remote import (
     stage_state,
 )
 
-#: Every job name the test-preset material flow has before it runs, with its kind.
+#: Every job the paper-preset material flow with all options has before it runs: its kind
+#: and its stage. A new job in the flow fails test_job_kind_of_every_material_flow_job until
+#: it is listed here (and routed on purpose).
 STATIC_NAMES = {
-    "training data": JobKind.GPU,
-    "frame structures": JobKind.LIGHT,
-    "dft statics": JobKind.LIGHT,
-    "finetune transfer": JobKind.GPU,
-    "finetune lora": JobKind.GPU,
-    "dft relax": JobKind.DFT,
-    "phonon displacements": JobKind.LIGHT,
-    "dft phonon statics": JobKind.LIGHT,
-    "dft phonons": JobKind.LIGHT,
-    "ml phonons foundation": JobKind.GPU,
-    "ml phonons transfer": JobKind.GPU,
-    "ml phonons lora": JobKind.GPU,
-    "material report": JobKind.LIGHT,
+    "training data": (JobKind.GPU, "data"),
+    "frame structures": (JobKind.LIGHT, "data"),
+    "dft statics": (JobKind.LIGHT, "dft statics"),
+    "finetune transfer": (JobKind.GPU, "finetune transfer"),
+    "finetune lora": (JobKind.GPU, "finetune lora"),
+    **{
+        f"finetune {s} frames<={i}": (JobKind.GPU, "data efficiency")
+        for s in ("transfer", "lora")
+        for i in range(3)
+    },
+    "data efficiency curve": (JobKind.LIGHT, "data efficiency"),
+    "distil surrogate": (JobKind.GPU, "surrogate"),
+    "dft relax": (JobKind.DFT, "dft phonons"),
+    "phonon displacements": (JobKind.LIGHT, "dft phonons"),
+    "dft phonon statics": (JobKind.LIGHT, "dft phonons"),
+    "dft phonons": (JobKind.LIGHT, "dft phonons"),
+    **{
+        f"ml phonons {m}": (JobKind.GPU, "ml phonons")
+        for m in ("foundation", "transfer", "lora", "surrogate")
+    },
+    **{
+        f"ml properties {m}": (JobKind.GPU, "properties")
+        for m in ("foundation", "transfer", "lora", "surrogate")
+    },
+    "dft properties relax": (JobKind.DFT, "properties"),
+    "dft property points": (JobKind.LIGHT, "properties"),
+    "dft phase transitions": (JobKind.DFT, "properties"),
+    "dft properties": (JobKind.LIGHT, "properties"),
+    "property errors": (JobKind.LIGHT, "properties"),
+    "forgetting check": (JobKind.GPU, "forgetting"),
+    "material report": (JobKind.LIGHT, "report"),
 }
 
 
@@ -50,9 +70,17 @@ def random_foundation(random_mace_si):
 
 @pytest.fixture
 def material_flow(si_primitive, random_foundation):
+    """Built, not run: the paper preset with every optional stage."""
     from mlip_finetune.flows.presets import material_flow_maker
 
-    maker = material_flow_maker("test", strategies=("transfer", "lora"))
+    maker = material_flow_maker(
+        "paper",
+        strategies=("transfer", "lora"),
+        data_efficiency=True,
+        distil="transfer",
+        properties=True,
+        forgetting=True,
+    )
     return maker.make(si_primitive, random_foundation, label="Si")
 
 
@@ -60,7 +88,9 @@ def test_job_kind_of_every_material_flow_job(material_flow):
     names = [job.name for job, _ in material_flow.iterflow()]
     assert sorted(names) == sorted(STATIC_NAMES)
     for job, _ in material_flow.iterflow():
-        assert job_kind(job) is STATIC_NAMES[job.name], job.name
+        kind, stage = STATIC_NAMES[job.name]
+        assert job_kind(job) is kind, job.name
+        assert stage_of(job.name) == stage, job.name
 
 
 @pytest.mark.parametrize(
@@ -69,6 +99,9 @@ def test_job_kind_of_every_material_flow_job(material_flow):
         ("dft static 1/20", JobKind.DFT),
         ("dft static 20/20", JobKind.DFT),
         ("dft phonon displacement 3/3", JobKind.DFT),
+        ("dft eos 3/7", JobKind.DFT),
+        ("dft elastic 2/6", JobKind.DFT),
+        ("dft properties static", JobKind.DFT),
         ("store_inputs", JobKind.LIGHT),  # jobflow's output job of a replaced fan-out
         ("dft statics", JobKind.LIGHT),
         ("dft phonon statics", JobKind.LIGHT),
@@ -93,7 +126,7 @@ def test_route_flow_sets_each_jobs_worker(material_flow):
     }
     for job, _ in material_flow.iterflow():
         config = job.config.manager_config
-        kind = STATIC_NAMES[job.name]
+        kind, _ = STATIC_NAMES[job.name]
         assert config["worker"] == workers[kind], job.name
         assert config.get("resources") == resources[kind], job.name
         assert job.config.pass_manager_config is False
@@ -142,8 +175,8 @@ def test_exec_config_is_explicit_per_kind(si_primitive):
 
 
 def test_routes_are_substrings_applied_in_order():
-    # the semantics set_run_config gives them: the last matching rule wins
-    assert [kind for _, kind in ROUTES].count(JobKind.DFT) == 3
+    # the semantics set_run_config gives them: the last matching rule wins, and no rule
+    # pattern is claimed by a later rule of another kind
     for pattern, kind in ROUTES:
         assert job_kind(pattern) is kind
 
@@ -161,6 +194,9 @@ def test_routes_are_substrings_applied_in_order():
         ("dft phonon statics", "dft phonons"),
         ("dft phonon displacement 2/3", "dft phonons"),
         ("dft phonons", "dft phonons"),
+        ("dft eos 3/7", "properties"),
+        ("dft elastic 1/6", "properties"),
+        ("dft properties static", "properties"),
         ("ml phonons foundation", "ml phonons"),
         ("material report", "report"),
         ("something else", "other"),
