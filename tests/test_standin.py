@@ -33,3 +33,13 @@ def test_tiny_standin_is_labelled_and_cached(tiny_standin, si_primitive):
     atoms.calc = mace_calculator(tiny_standin.path, device="cpu")
     # distilled from CHGNet: diamond Si sits near -5.4 eV/atom (MP-compatible energies)
     assert -6.5 < atoms.get_potential_energy() / len(atoms) < -4.0
+
+
+def test_cache_key_ignores_settings_scratch_training_does_not_read(si_primitive):
+    from mlip_finetune.standin import StandinSettings, _key
+
+    base = StandinSettings()
+    lora = base.model_copy(update={"train": base.train.model_copy(update={"lora_rank": 64})})
+    faster = base.model_copy(update={"train": base.train.model_copy(update={"lr": 0.1})})
+    assert _key(si_primitive, lora) == _key(si_primitive, base)
+    assert _key(si_primitive, faster) != _key(si_primitive, base)

@@ -78,12 +78,18 @@ class StandinReport(BaseModel):
 
 
 def _key(structure: Structure, settings: StandinSettings) -> str:
+    from mlip_finetune.fitting.strategies import FOUNDATION_ONLY_FIELDS
+
+    # The stand-in trains from scratch: settings scratch training ignores do not change the
+    # model, so they are not part of the cache key (adding such fields keeps caches valid).
     payload = json.dumps(
         {
             "formula": structure.composition.reduced_formula,
             "lattice": np.round(structure.lattice.parameters, 3).tolist(),
             "n": len(structure),
-            "settings": settings.model_dump(mode="json"),
+            "settings": settings.model_dump(
+                mode="json", exclude={"train": set(FOUNDATION_ONLY_FIELDS)}
+            ),
         },
         sort_keys=True,
     )

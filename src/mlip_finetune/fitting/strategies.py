@@ -133,6 +133,13 @@ class MaceTrainSettings(BaseModel):
     )
 
 
+#: Fields that only strategies starting from a foundation read (replay, freezing, LoRA); a
+#: scratch training ignores them, so caches keyed on scratch settings leave them out.
+FOUNDATION_ONLY_FIELDS: frozenset[str] = frozenset(
+    {"replay_file", "n_replay", "weight_pt_head", "frozen_layers", "lora_rank", "lora_alpha"}
+)
+
+
 def default_settings(strategy: FineTuneStrategy) -> MaceTrainSettings:
     """Return the paper's hyper-parameters for a strategy (§4.3).
 
