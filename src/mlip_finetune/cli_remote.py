@@ -18,6 +18,7 @@ from rich.table import Table
 from mlip_finetune.cli import (
     _foundation,
     _print_report,
+    _print_table,
     _read_structure,
     _setup_logging,
     console,
@@ -234,6 +235,14 @@ def remote_results(
     project: ProjectOption = None,
     material: MaterialOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    stability: Annotated[
+        bool,
+        typer.Option(
+            "--stability",
+            help="Also the stability confusion matrix of every model over all materials "
+            "(latest run of each).",
+        ),
+    ] = False,
 ) -> None:
     """List the material reports in a project's results store (MongoDB), as `results` does."""
     from mlip_finetune.remote import RemoteSetupError, material_reports
@@ -251,6 +260,15 @@ def remote_results(
     for report in reports:
         _print_report(report)
         console.print(f"completed {report['completed_at']}; plots {report['report_dir']}")
+    if stability:
+        from mlip_finetune.report.tables import stability_summary
+
+        latest = {r["material_label"]: r for r in reports}
+        table = stability_summary(list(latest.values()))
+        if table is None:
+            console.print("no stability classification in these reports")
+        else:
+            _print_table(table)
 
 
 def rerun(project: ProjectOption = None, material: MaterialOption = None) -> None:

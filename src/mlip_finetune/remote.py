@@ -918,7 +918,8 @@ def material_reports(project: str | None = None, material: str | None = None) ->
     -------
     list of dict
         Each a :class:`~mlip_finetune.schemas.report.MaterialReportDocument` as a dict plus
-        ``completed_at``, oldest first (the shape ``mlip-finetune results`` prints).
+        ``completed_at`` and ``_hosts`` (the report job's flow uuids), oldest first: the
+        shape ``mlip-finetune results`` reads from a local store.
 
     Raises
     ------
@@ -940,4 +941,7 @@ def material_reports(project: str | None = None, material: str | None = None) ->
         raise RemoteSetupError(
             f"cannot read the results store of project {project_obj.name!r}: {exc}"
         ) from exc
-    return [doc["output"] | {"completed_at": doc.get("completed_at")} for doc in docs]
+    return [
+        doc["output"] | {"completed_at": doc.get("completed_at"), "_hosts": doc.get("hosts", [])}
+        for doc in docs
+    ]

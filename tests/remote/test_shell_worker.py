@@ -180,6 +180,7 @@ def test_remote_results_read_back(finished_run):
     (material,) = json.loads(listed.output)
     assert material["material"] == "Si2"
     assert [m["label"] for m in material["models"]] == ["foundation", "transfer"]
-    table = runner.invoke(_app(), ["remote-results", "--material", "Si2"])
+    table = runner.invoke(_app(), ["remote-results", "--material", "Si2", "--stability"])
+    assert table.exit_code == 0, table.output
     assert "Si2 (Si): models vs DFT" in table.output
     assert material_reports(project, material="NaCl") == []
