@@ -18,6 +18,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
+# --- test services: one-node SLURM and munge (SecantusDB comes from pip, dev extra) -------
+bash scripts/install_services.sh
+
 # --- virtual environment -------------------------------------------------------------------
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 PIP=".venv/bin/python -m pip"

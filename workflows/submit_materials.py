@@ -11,7 +11,7 @@ the project's ``metadata.mlip_finetune`` (``workflows/jfremote_project_slurm.yam
 
 Then start the runner (``jf -p mlipft runner start``), follow the stages with
 ``mlip-finetune status -p mlipft`` and read the comparison tables with
-``mlip-finetune remote-results -p mlipft``. A failed job keeps its finished siblings; after
+``mlip-finetune results -p mlipft``. A failed job keeps its finished siblings; after
 fixing the cause, ``mlip-finetune rerun -p mlipft`` runs only what failed.
 
 ``--dry-run`` prints the routing without contacting the queue database.

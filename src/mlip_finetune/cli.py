@@ -291,6 +291,38 @@ def _run_phonons(store_path: Path, report: dict) -> list[dict]:
     return sorted(outputs, key=lambda p: p["label"] != "dft")
 
 
+def _results_json(reports: list[dict]) -> list[dict]:
+    """Per material and model: the machine-readable summary of `results --json`."""
+    return [
+        {
+            "material": r["material_label"],
+            "formula": r["formula"],
+            "completed_at": r["completed_at"],
+            "foundation": r["foundation_name"],
+            "foundation_is_standin": r["foundation_is_standin"],
+            "band_structure_plot": r["band_structure_plot"],
+            "models": [
+                {
+                    "label": row["label"],
+                    "kind": row["kind"],
+                    "model_name": row["model_name"],
+                    "model_path": row["model_path"],
+                    "model_sha256": row["model_sha256"],
+                    "phonon_mae_thz": row["phonon_mae_thz"],
+                    "force_mae_mev_per_angstrom": row["force_mae_mev_per_angstrom"],
+                    "energy_mae_mev_per_atom": row["energy_mae_mev_per_atom"],
+                    "stress_mae_gpa": row["stress_mae_gpa"],
+                    "max_frequency_thz": row["max_frequency_thz"],
+                    "has_imaginary_modes": row["has_imaginary_modes"],
+                    "phonon_property_errors_percent": row["phonon_property_errors"],
+                }
+                for row in r["rows"]
+            ],
+        }
+        for r in reports
+    ]
+
+
 @app.command()
 def results(
     store: Annotated[Path, typer.Option(help="Results store directory.")] = (
@@ -306,39 +338,28 @@ def results(
             "(latest run of each).",
         ),
     ] = False,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project",
+            "-p",
+            help="Read a jobflow-remote project's results store (MongoDB) instead of --store.",
+        ),
+    ] = None,
 ) -> None:
     """List what runs stored: per material and model, phonon/force/energy MAE vs DFT."""
-    reports = _reports(store.resolve(), material)
+    if project is not None:
+        from mlip_finetune.remote import RemoteSetupError, material_reports
+
+        try:
+            reports = material_reports(project=project, material=material)
+        except RemoteSetupError as exc:
+            console.print(str(exc), style="bold red", markup=False)
+            raise typer.Exit(code=2) from exc
+    else:
+        reports = _reports(store.resolve(), material)
     if as_json:
-        out = [
-            {
-                "material": r["material_label"],
-                "formula": r["formula"],
-                "completed_at": r["completed_at"],
-                "foundation": r["foundation_name"],
-                "foundation_is_standin": r["foundation_is_standin"],
-                "band_structure_plot": r["band_structure_plot"],
-                "models": [
-                    {
-                        "label": row["label"],
-                        "kind": row["kind"],
-                        "model_name": row["model_name"],
-                        "model_path": row["model_path"],
-                        "model_sha256": row["model_sha256"],
-                        "phonon_mae_thz": row["phonon_mae_thz"],
-                        "force_mae_mev_per_angstrom": row["force_mae_mev_per_angstrom"],
-                        "energy_mae_mev_per_atom": row["energy_mae_mev_per_atom"],
-                        "stress_mae_gpa": row["stress_mae_gpa"],
-                        "max_frequency_thz": row["max_frequency_thz"],
-                        "has_imaginary_modes": row["has_imaginary_modes"],
-                        "phonon_property_errors_percent": row["phonon_property_errors"],
-                    }
-                    for row in r["rows"]
-                ],
-            }
-            for r in reports
-        ]
-        typer.echo(json.dumps(out, indent=2, default=str))
+        typer.echo(json.dumps(_results_json(reports), indent=2, default=str))
         return
     if not reports:
         console.print(f"no material reports in {store}")
@@ -393,3 +414,11 @@ def standin_build(
     model = build_standin_foundation(structure, force=force)
     console.print(f"{model.description}\npath: {model.path}\nsha256: {model.sha256}")
     console.print(f"build/load time: {time.perf_counter() - start:.0f} s")
+
+
+# Cluster commands (jobflow-remote); imported last because they reuse this module's helpers.
+from mlip_finetune.cli_remote import rerun, status, submit  # noqa: E402
+
+app.command()(submit)
+app.command()(status)
+app.command()(rerun)

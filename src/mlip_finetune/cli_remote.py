@@ -1,4 +1,4 @@
-"""Command line for the cluster path: ``submit | status | remote-results | rerun``.
+"""Command line for the cluster path: ``submit | status | rerun`` (results of a project: ``results --project``).
 
 Plain functions with typer annotations; :mod:`mlip_finetune.cli` registers them on its app
 (``app.command()(submit)``, ...). They talk to a jobflow-remote project
@@ -17,8 +17,6 @@ from rich.table import Table
 
 from mlip_finetune.cli import (
     _foundation,
-    _print_report,
-    _print_table,
     _read_structure,
     _setup_logging,
     console,
@@ -197,78 +195,6 @@ def status(
             "failed jobs keep their finished siblings; fix the cause (see `jf job info ID`), "
             "then: mlip-finetune rerun" + (f" -p {project}" if project else "")
         )
-
-
-def _results_json(reports: list[dict]) -> list[dict]:
-    # TODO: same shape as `mlip-finetune results --json`; to be shared with cli.results.
-    return [
-        {
-            "material": r["material_label"],
-            "formula": r["formula"],
-            "completed_at": r["completed_at"],
-            "foundation": r["foundation_name"],
-            "foundation_is_standin": r["foundation_is_standin"],
-            "band_structure_plot": r["band_structure_plot"],
-            "models": [
-                {
-                    "label": row["label"],
-                    "kind": row["kind"],
-                    "model_name": row["model_name"],
-                    "model_path": row["model_path"],
-                    "model_sha256": row["model_sha256"],
-                    "phonon_mae_thz": row["phonon_mae_thz"],
-                    "force_mae_mev_per_angstrom": row["force_mae_mev_per_angstrom"],
-                    "energy_mae_mev_per_atom": row["energy_mae_mev_per_atom"],
-                    "stress_mae_gpa": row["stress_mae_gpa"],
-                    "max_frequency_thz": row["max_frequency_thz"],
-                    "has_imaginary_modes": row["has_imaginary_modes"],
-                    "phonon_property_errors_percent": row["phonon_property_errors"],
-                }
-                for row in r["rows"]
-            ],
-        }
-        for r in reports
-    ]
-
-
-def remote_results(
-    project: ProjectOption = None,
-    material: MaterialOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    stability: Annotated[
-        bool,
-        typer.Option(
-            "--stability",
-            help="Also the stability confusion matrix of every model over all materials "
-            "(latest run of each).",
-        ),
-    ] = False,
-) -> None:
-    """List the material reports in a project's results store (MongoDB), as `results` does."""
-    from mlip_finetune.remote import RemoteSetupError, material_reports
-
-    try:
-        reports = material_reports(project=project, material=material)
-    except RemoteSetupError as exc:
-        _fail(exc)
-    if as_json:
-        typer.echo(json.dumps(_results_json(reports), indent=2, default=str))
-        return
-    if not reports:
-        console.print("no material reports in the project's results store")
-        return
-    for report in reports:
-        _print_report(report)
-        console.print(f"completed {report['completed_at']}; plots {report['report_dir']}")
-    if stability:
-        from mlip_finetune.report.tables import stability_summary
-
-        latest = {r["material_label"]: r for r in reports}
-        table = stability_summary(list(latest.values()))
-        if table is None:
-            console.print("no stability classification in these reports")
-        else:
-            _print_table(table)
 
 
 def rerun(project: ProjectOption = None, material: MaterialOption = None) -> None:

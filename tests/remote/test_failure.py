@@ -3,7 +3,6 @@
 import shutil
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from mlip_finetune.remote import (
@@ -58,7 +57,6 @@ def _static_outputs(project):
 def test_failed_job_rerun_keeps_finished_sibling(  # noqa: PLR0917  (fixtures)
     tmp_path, mongo_server, make_project, run_queue, execution_cmd, si_primitive, random_mace_si
 ):
-    from mlip_finetune.cli_remote import rerun
     from mlip_finetune.utils import sha256_file
 
     host, port = mongo_server
@@ -86,9 +84,9 @@ def test_failed_job_rerun_keeps_finished_sibling(  # noqa: PLR0917  (fixtures)
     # fix the cause (stage the model file), queue the failed job again, run
     staged.parent.mkdir()
     shutil.copy(random_mace_si, staged)
-    app = typer.Typer()
-    app.command()(rerun)  # a one-command app: invoked without the command name
-    result = CliRunner().invoke(app, [])
+    from mlip_finetune.cli import app
+
+    result = CliRunner().invoke(app, ["rerun"])
     assert result.exit_code == 0, result.output
     assert f"queued again: {jobs['training data'].db_id}" in result.output
     run_queue(project, max_seconds=180)

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from mlip_finetune.remote import local_worker
@@ -39,11 +38,9 @@ def test_maggma_stores_round_trip(mongo_server, si_primitive):
 
 
 def _app():
-    from mlip_finetune.cli_remote import status, submit
+    """The real command line: the cluster commands are registered on it."""
+    from mlip_finetune.cli import app
 
-    app = typer.Typer()
-    app.command()(submit)
-    app.command()(status)
     return app
 
 

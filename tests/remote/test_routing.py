@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from mlip_finetune.remote import (
@@ -236,13 +235,9 @@ def test_project_config_rejects_bad_worker(tmp_path):
 
 
 def _app():
-    from mlip_finetune.cli_remote import remote_results, rerun, status, submit
+    """The real command line: the cluster commands are registered on it."""
+    from mlip_finetune.cli import app
 
-    app = typer.Typer()
-    app.command()(submit)
-    app.command()(status)
-    app.command("remote-results")(remote_results)
-    app.command()(rerun)
     return app
 
 

@@ -6,7 +6,6 @@ import time
 import bson
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from mlip_finetune.remote import (
@@ -52,11 +51,9 @@ def tiny_material_flow(structure, model_path, report_dir):
 
 
 def _app():
-    from mlip_finetune.cli_remote import remote_results, status
+    """The real command line: the cluster commands are registered on it."""
+    from mlip_finetune.cli import app
 
-    app = typer.Typer()
-    app.command()(status)
-    app.command("remote-results")(remote_results)
     return app
 
 
@@ -175,12 +172,14 @@ def test_remote_results_read_back(finished_run):
     assert report["n_valid_structures"] == 2
     for row in report["rows"]:
         assert np.isfinite(row["phonon_mae_thz"])
-    listed = runner.invoke(_app(), ["remote-results", "--json"])
+    listed = runner.invoke(_app(), ["results", "--project", project, "--json"])
     assert listed.exit_code == 0, listed.output
     (material,) = json.loads(listed.output)
     assert material["material"] == "Si2"
     assert [m["label"] for m in material["models"]] == ["foundation", "transfer"]
-    table = runner.invoke(_app(), ["remote-results", "--material", "Si2", "--stability"])
+    table = runner.invoke(
+        _app(), ["results", "--project", project, "--material", "Si2", "--stability"]
+    )
     assert table.exit_code == 0, table.output
     assert "Si2 (Si): models vs DFT" in table.output
     assert material_reports(project, material="NaCl") == []

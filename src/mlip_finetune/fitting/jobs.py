@@ -175,6 +175,9 @@ def finetune_job(
     from mlip_finetune.fitting.training import train_model
     from mlip_finetune.utils import package_versions, sha256_file
 
+    # jobflow-remote passes arguments through JSON: the Enum and settings arrive as plain data
+    strategy = FineTuneStrategy(strategy)
+    settings = MaceTrainSettings.model_validate(settings)
     statics = [StaticDocument.model_validate(s) for s in statics]
     train, valid = split_statics(training_data, statics, max_frame_index)
     device = resolve_device(device)
