@@ -36,6 +36,44 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 DEFAULT_WORKDIR = Path("mlip_finetune_runs")
 
 
+#: Options of the per-material pipeline shared by ``run`` and ``submit``.
+ReplayFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="multihead: local replay file (extxyz with energies, forces, stresses); "
+        "default: prototypes of the material's elements labelled by the foundation."
+    ),
+]
+DataEfficiencyOption = Annotated[
+    bool,
+    typer.Option(
+        "--data-efficiency", help="Also train on growing training subsets and plot the curve."
+    ),
+]
+DistilOption = Annotated[
+    str | None,
+    typer.Option(help="Distil this strategy's model into a smaller, faster surrogate."),
+]
+PropertiesOption = Annotated[
+    bool,
+    typer.Option(
+        "--properties",
+        help="Also EOS, elastic tensor, Slack κ and phase-transition search, every model and DFT.",
+    ),
+]
+ForgettingOption = Annotated[
+    bool,
+    typer.Option("--forgetting", help="Also errors vs the foundation off the material."),
+]
+DFTEngineOption = Annotated[
+    str,
+    typer.Option(
+        "--dft-engine",
+        help="gpaw (open engine, runs here) or vasp (atomate2, paper settings; on a cluster).",
+    ),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         console.print(f"mlip-finetune {__version__}")
@@ -134,35 +172,12 @@ def run(  # noqa: PLR0917  (typer maps options to parameters)
             "(the paper's Equitrain), lora, freeze, scratch."
         ),
     ] = "transfer",
-    replay_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="multihead: local replay file (extxyz with energies, forces, stresses); "
-            "default: prototypes of the material's elements labelled by the foundation."
-        ),
-    ] = None,
-    data_efficiency: Annotated[
-        bool,
-        typer.Option(
-            "--data-efficiency", help="Also train on growing training subsets and plot the curve."
-        ),
-    ] = False,
-    distil: Annotated[
-        str | None,
-        typer.Option(help="Distil this strategy's model into a smaller, faster surrogate."),
-    ] = None,
-    properties: Annotated[
-        bool,
-        typer.Option(
-            "--properties",
-            help="Also EOS, elastic tensor, Slack κ and phase-transition search, every model "
-            "and DFT.",
-        ),
-    ] = False,
-    forgetting: Annotated[
-        bool,
-        typer.Option("--forgetting", help="Also errors vs the foundation off the material."),
-    ] = False,
+    replay_file: ReplayFileOption = None,
+    data_efficiency: DataEfficiencyOption = False,
+    distil: DistilOption = None,
+    properties: PropertiesOption = False,
+    forgetting: ForgettingOption = False,
+    dft_engine: DFTEngineOption = "gpaw",
     workdir: Annotated[Path, typer.Option(help="Run directory (job folders, plots).")] = (
         DEFAULT_WORKDIR
     ),
@@ -202,6 +217,7 @@ def run(  # noqa: PLR0917  (typer maps options to parameters)
             distil=distil,
             properties=properties,
             forgetting=forgetting,
+            dft_engine=dft_engine,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc

@@ -1,4 +1,4 @@
-"""Command line for the cluster path: ``submit | status | rerun`` (results of a project: ``results --project``).
+"""Command line for the cluster path: ``submit | status | rerun`` (and ``results -p``).
 
 Plain functions with typer annotations; :mod:`mlip_finetune.cli` registers them on its app
 (``app.command()(submit)``, ...). They talk to a jobflow-remote project
@@ -16,6 +16,12 @@ import typer
 from rich.table import Table
 
 from mlip_finetune.cli import (
+    DataEfficiencyOption,
+    DFTEngineOption,
+    DistilOption,
+    ForgettingOption,
+    PropertiesOption,
+    ReplayFileOption,
     _foundation,
     _read_structure,
     _setup_logging,
@@ -66,6 +72,12 @@ def submit(  # noqa: PLR0917  (typer maps options to parameters)
     strategies: Annotated[
         str, typer.Option(help="Comma-separated fine-tuning strategies.")
     ] = "transfer",
+    replay_file: ReplayFileOption = None,
+    data_efficiency: DataEfficiencyOption = False,
+    distil: DistilOption = None,
+    properties: PropertiesOption = False,
+    forgetting: ForgettingOption = False,
+    dft_engine: DFTEngineOption = "gpaw",
     project: ProjectOption = None,
     label: Annotated[str | None, typer.Option(help="Material label (default: file stem).")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda (on the GPU worker).")] = "auto",
@@ -97,6 +109,15 @@ def submit(  # noqa: PLR0917  (typer maps options to parameters)
     structure = _read_structure(structure_file)
     label = label or structure_file.stem
     names = tuple(s.strip() for s in strategies.split(",") if s.strip())
+    options = {
+        # the workers read the replay file by this path (a shared filesystem)
+        "replay_file": str(replay_file.resolve()) if replay_file else None,
+        "data_efficiency": data_efficiency,
+        "distil": distil,
+        "properties": properties,
+        "forgetting": forgetting,
+        "dft_engine": dft_engine,
+    }
     try:
         routing = routing_for_project(load_project(project))
     except RemoteSetupError as exc:
@@ -105,7 +126,7 @@ def submit(  # noqa: PLR0917  (typer maps options to parameters)
     try:
         if dry_run:
             maker = material_flow_maker(
-                preset, strategies=names, device=device, report_dir=report_dir
+                preset, strategies=names, device=device, report_dir=report_dir, **options
             )
             flow = maker.make(structure, foundation, label=label)
             jobs = [(j.name, job_kind(j), routing.worker(job_kind(j))) for j, _ in flow.iterflow()]
@@ -121,6 +142,7 @@ def submit(  # noqa: PLR0917  (typer maps options to parameters)
                 project=project,
                 routing=routing,
                 priority=priority,
+                options=options,
             )
             jobs = submission.jobs
     except RemoteSetupError as exc:

@@ -84,6 +84,12 @@ ROUTES: tuple[tuple[str, JobKind], ...] = (
     ("dft elastic ", JobKind.DFT),
     # DFT phonons and mode scans in one job (paper preset)
     ("dft phase transitions", JobKind.DFT),
+    # VASP through atomate2 (mlip_finetune.dft.vasp): the VASP job itself on a CPU node,
+    # its conversion to our StaticDocument ("vasp static document 3/20") on the light worker
+    ("vasp static", JobKind.DFT),
+    ("vasp relax", JobKind.DFT),
+    ("vasp phonon", JobKind.DFT),
+    ("document", JobKind.LIGHT),
 )
 
 
@@ -584,6 +590,7 @@ def submit_material(
     project: str | None = None,
     routing: WorkerRouting | None = None,
     priority: int = 0,
+    options: dict | None = None,
 ) -> Submission:
     """Build one material's flow from a preset and submit it with routing.
 
@@ -603,6 +610,10 @@ def submit_material(
         Material label; default the reduced formula.
     project, routing, priority
         As for :func:`submit_routed`.
+    options
+        Further keywords of ``material_flow_maker`` (``replay_file``, ``data_efficiency``,
+        ``distil``, ``properties``, ``forgetting``, ``dft_engine``); stored in the flow
+        metadata too.
 
     Returns
     -------
@@ -617,8 +628,9 @@ def submit_material(
     """
     from mlip_finetune.flows.presets import material_flow_maker
 
+    options = dict(options or {})
     maker = material_flow_maker(
-        preset, strategies=tuple(strategies), device=device, report_dir=report_dir
+        preset, strategies=tuple(strategies), device=device, report_dir=report_dir, **options
     )
     label = label or structure.composition.reduced_formula
     flow = maker.make(structure, foundation, label=label)
@@ -628,6 +640,7 @@ def submit_material(
         "strategies": [str(s) for s in strategies],
         "foundation": foundation.display_name,
         "foundation_sha256": foundation.sha256,
+        "options": options,
     }
     return submit_routed(
         flow, project=project, routing=routing, priority=priority, metadata=metadata

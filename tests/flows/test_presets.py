@@ -67,3 +67,25 @@ def test_all_strategies_with_curve_and_surrogate_build_one_flow(si_primitive, ra
         material_flow_maker("test", strategies=("transfer",), distil="scratch").make(
             si_primitive, foundation
         )
+
+
+def test_vasp_engine_builds_the_same_flow_with_vasp_jobs(si_primitive, random_mace_si):
+    from mlip_finetune.foundation import FoundationModel
+    from mlip_finetune.remote import JobKind, job_kind
+
+    foundation = FoundationModel(name="tiny", path=str(random_mace_si), sha256="0" * 64)
+    maker = material_flow_maker("paper", dft_engine="vasp")
+    flow = maker.make(si_primitive, foundation, label="Si")
+    names = [j.name for j in flow.jobs]
+    assert "vasp relax" in names
+    relax = next(j for j in flow.jobs if j.name == "vasp relax")
+    assert job_kind(relax) is JobKind.DFT
+    incar = maker.relax_maker.vasp_maker.input_set_generator.preset_incar
+    assert incar["ENCUT"] == 520
+    assert job_kind("vasp static 3/20") is JobKind.DFT
+    assert job_kind("vasp static document 3/20") is JobKind.LIGHT
+    assert job_kind("vasp phonon static 2/4") is JobKind.DFT
+    with pytest.raises(ValueError, match="open engine"):
+        material_flow_maker("paper", dft_engine="vasp", properties=True)
+    with pytest.raises(ValueError, match="Unknown DFT engine"):
+        material_flow_maker("paper", dft_engine="abinit")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,30 @@ def phonon_displacements(
 
     _, supercells = displaced_supercells(structure, supercell_matrix, displacement)
     return supercells
+
+
+def _phonon_static_name(static_maker: object) -> str:
+    """``"dft phonon displacement"``, or ``"vasp phonon static"`` for VASP makers."""
+    return (
+        "vasp phonon static"
+        if static_maker.name.startswith("vasp")
+        else ("dft phonon displacement")
+    )
+
+
+def _dft_settings_summary(static_maker: object) -> dict:
+    """Engine-neutral record of the DFT settings: DFTSettings, or VASP's INCAR preset."""
+    settings = getattr(static_maker, "settings", None)
+    if settings is not None:
+        return settings.model_dump(mode="json")
+    generator = static_maker.vasp_maker.input_set_generator
+    return {
+        "engine": "vasp",
+        "incar": dict(getattr(generator, "preset_incar", {}) or {}),
+        "user_incar_settings": dict(generator.user_incar_settings or {}),
+        "kspacing": getattr(generator, "kspacing", None),
+        "potcar_functional": generator.user_potcar_functional,
+    }
 
 
 @dataclass
@@ -112,9 +136,9 @@ class MaterialFlowMaker(Maker):
 
     name: str = "finetune material"
     training_data_maker: TrainingDataMaker = field(default_factory=TrainingDataMaker)
-    static_maker: StaticMaker = field(default_factory=StaticMaker)
+    static_maker: Maker = field(default_factory=StaticMaker)
     finetune_makers: list[FineTuneMaker] = field(default_factory=lambda: [FineTuneMaker()])
-    relax_maker: RelaxMaker | None = field(default_factory=RelaxMaker)
+    relax_maker: Maker | None = field(default_factory=RelaxMaker)
     ml_phonon_maker: MLPhononMaker = field(default_factory=MLPhononMaker)
     phonon_supercell_matrix: list[list[int]] | None = None
     phonon_min_length: float = 20.0
@@ -242,7 +266,7 @@ class MaterialFlowMaker(Maker):
             finetunes=[ft.output for ft in finetunes],
             dft_phonons=dft_phonons.output,
             ml_phonons=[p.output for p in ml_phonons],
-            dft_settings=self.static_maker.settings.model_dump(mode="json"),
+            dft_settings=_dft_settings_summary(self.static_maker),
             phonon_mesh=mesh,
             supercell_matrix=[list(map(int, row)) for row in matrix],
             report_dir=self.report_dir,
@@ -267,9 +291,8 @@ class MaterialFlowMaker(Maker):
         displaced.name = "phonon displacements"
         phonon_statics_maker = ReferenceStaticsMaker(
             name="dft phonon statics",
-            static_maker=StaticMaker(
-                name="dft phonon displacement", settings=self.static_maker.settings
-            ),
+            # the same DFT settings (and engine: GPAW or VASP) as the training statics
+            static_maker=replace(self.static_maker, name=_phonon_static_name(self.static_maker)),
         )
         phonon_statics = phonon_statics_maker.make(displaced.output)
         dft_phonons = phonons_from_statics(

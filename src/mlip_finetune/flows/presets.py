@@ -41,6 +41,7 @@ def material_flow_maker(
     distil: str | None = None,
     properties: bool = False,
     forgetting: bool = False,
+    dft_engine: str = "gpaw",
 ) -> MaterialFlowMaker:
     """Return a :class:`MaterialFlowMaker` configured by a preset.
 
@@ -66,6 +67,10 @@ def material_flow_maker(
         ``paper`` preset) the phase-transition search for every model and for DFT.
     forgetting
         Also run the forgetting check against the foundation's labels.
+    dft_engine
+        ``"gpaw"`` (the open engine, runs anywhere) or ``"vasp"``: atomate2's VASP makers with
+        the paper's settings (:mod:`mlip_finetune.dft.vasp`) for the training statics, the
+        reference relaxation and phonons (needs VASP and POTCARs on the worker).
 
     Returns
     -------
@@ -74,7 +79,8 @@ def material_flow_maker(
     Raises
     ------
     ValueError
-        On an unknown preset or strategy name.
+        On an unknown preset, strategy or DFT engine name, or ``properties`` with VASP (the
+        DFT property suite runs through the open engine only so far).
     """
     preset = RunPreset(preset)
     strategies = tuple(FineTuneStrategy(s) for s in strategies)
@@ -103,20 +109,7 @@ def material_flow_maker(
         finetunes.append(FineTuneMaker(strategy=strategy, hyperparameters=hyper, device=device))
     surrogate = None
     if distil is not None:
-        distillation = DistillationSettings()
-        if preset is not RunPreset.PAPER:
-            small = preset is RunPreset.TEST
-            distillation = DistillationSettings(
-                n_structures=12 if small else 60,
-                n_validation=4 if small else 10,
-                min_atoms=8 if small else 32,
-                train=distillation.train.model_copy(
-                    update={"max_num_epochs": 5 if small else epochs}
-                ),
-            )
-            if small:  # smaller than the test suite's tiny foundations
-                distillation.architecture |= {"num_channels": "8"}
-        surrogate = SurrogateMaker(settings=distillation, device=device)
+        surrogate = SurrogateMaker(settings=_distillation(preset, epochs), device=device)
     ml_properties = dft_properties = None
     if properties:
         ml_properties = MLPropertiesMaker(fmax=relax_fmax, min_length=min_length, device=device)
@@ -128,11 +121,12 @@ def material_flow_maker(
             phase_transitions=preset is RunPreset.PAPER,
             min_length=min_length,
         )
+    static_maker, relax_maker = _dft_makers(dft_engine, dft, relax_fmax, properties=properties)
     return MaterialFlowMaker(
         training_data_maker=data,
-        static_maker=StaticMaker(settings=dft),
+        static_maker=static_maker,
         finetune_makers=finetunes,
-        relax_maker=RelaxMaker(settings=dft, fmax=relax_fmax),
+        relax_maker=relax_maker,
         ml_phonon_maker=MLPhononMaker(fmax=relax_fmax, device=device),
         phonon_min_length=min_length,
         phonon_mesh=mesh,
@@ -144,3 +138,32 @@ def material_flow_maker(
         dft_properties_maker=dft_properties,
         forgetting=forgetting,
     )
+
+
+def _distillation(preset: RunPreset, epochs: int) -> DistillationSettings:
+    """Return a preset's distillation settings: defaults at paper scale, smaller otherwise."""
+    if preset is RunPreset.PAPER:
+        return DistillationSettings()
+    small = preset is RunPreset.TEST
+    settings = DistillationSettings(
+        n_structures=12 if small else 60,
+        n_validation=4 if small else 10,
+        min_atoms=8 if small else 32,
+    )
+    settings.train = settings.train.model_copy(update={"max_num_epochs": 5 if small else epochs})
+    if small:  # smaller than the test suite's tiny foundations
+        settings.architecture |= {"num_channels": "8"}
+    return settings
+
+
+def _dft_makers(dft_engine: str, dft: DFTSettings, relax_fmax: float, *, properties: bool) -> tuple:
+    """Return the static and relax Makers of a DFT engine (errors: material_flow_maker)."""
+    if dft_engine == "gpaw":
+        return StaticMaker(settings=dft), RelaxMaker(settings=dft, fmax=relax_fmax)
+    if dft_engine != "vasp":
+        raise ValueError(f"Unknown DFT engine {dft_engine!r}: 'gpaw' or 'vasp'.")
+    if properties:
+        raise ValueError("The DFT property suite runs with the open engine (gpaw) only.")
+    from mlip_finetune.dft.vasp import VaspDocumentMaker, VaspRelaxMaker
+
+    return VaspDocumentMaker(), VaspDocumentMaker(name="vasp relax", vasp_maker=VaspRelaxMaker())
