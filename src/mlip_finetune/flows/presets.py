@@ -13,6 +13,7 @@ from mlip_finetune.fitting.distillation import DistillationSettings, SurrogateMa
 from mlip_finetune.fitting.jobs import FineTuneMaker
 from mlip_finetune.fitting.strategies import FineTuneStrategy, default_settings
 from mlip_finetune.flows.material import MaterialFlowMaker
+from mlip_finetune.schemas.phase_transitions import PhaseTransitionSettings
 
 
 class RunPreset(StrEnum):
@@ -112,7 +113,20 @@ def material_flow_maker(
         surrogate = SurrogateMaker(settings=_distillation(preset, epochs), device=device)
     ml_properties = dft_properties = None
     if properties:
-        ml_properties = MLPropertiesMaker(fmax=relax_fmax, min_length=min_length, device=device)
+        search = PhaseTransitionSettings()
+        if preset is RunPreset.TEST:  # bounded: untrained test models have odd instabilities
+            search = PhaseTransitionSettings(
+                supercell_atom_limit=16,
+                grid_points={1: 7, 2: 5, 3: 3, 4: 3},
+                fmax=1e-2,
+                max_steps=100,
+            )
+        ml_properties = MLPropertiesMaker(
+            fmax=relax_fmax,
+            min_length=min_length,
+            device=device,
+            phase_transition_settings=search,
+        )
         dft_properties = DFTPropertiesMaker(
             settings=dft,
             fmax=relax_fmax,
