@@ -5,9 +5,7 @@ import math
 import numpy as np
 import pytest
 from ase.build import bulk
-from pymatgen.io.ase import AseAtomsAdaptor
 
-from mlip_finetune.calculators import mace_calculator
 from mlip_finetune.fitting.dataset import write_extxyz
 from mlip_finetune.fitting.equitrain_backend import (
     DIVERGED_MARKER,
@@ -18,37 +16,12 @@ from mlip_finetune.fitting.equitrain_backend import (
 )
 from mlip_finetune.fitting.mace_backend import TrainingDivergedError
 from mlip_finetune.fitting.strategies import MaceTrainSettings
-from mlip_finetune.schemas.dft import StaticDocument
-from mlip_finetune.units import EV_PER_A3_TO_GPA
+from tests.fitting.test_training import _labelled
 
 E0S = {14: -5.4}
+
 # Huge decay, chosen so that lr·wd = 0.5: AdamW then halves Δω at every step.
 BIG_DECAY = 1000.0
-
-
-def _labelled(model_path, n):
-    """Foundation labels, perturbed (energies + 0.1·i eV, forces × 1.2): something to learn."""
-    calc = mace_calculator(model_path, device="cpu")
-    docs = []
-    for i in range(n):
-        atoms = bulk("Si", "diamond", a=5.40 + 0.03 * i)
-        atoms.rattle(0.05, seed=i)
-        atoms.calc = calc
-        docs.append(
-            StaticDocument(
-                label=str(i),
-                structure=AseAtomsAdaptor.get_structure(atoms),
-                energy=atoms.get_potential_energy() + 0.1 * i,
-                forces=(atoms.get_forces() * 1.2).tolist(),
-                stress=(atoms.get_stress(voigt=False) * EV_PER_A3_TO_GPA).tolist(),
-                engine="test",
-                settings={},
-                kpoints=[1, 1, 1],
-                wall_time_s=0.0,
-                converged=True,
-            )
-        )
-    return docs
 
 
 def _settings(**update):
