@@ -258,9 +258,9 @@ def _print_table(table: tuple) -> None:
 
 
 def _print_report(report: dict | BaseModel) -> None:
-    from mlip_finetune.report.tables import report_tables
+    from mlip_finetune.report.tables import as_json_dict, report_tables
 
-    data = report if isinstance(report, dict) else report.model_dump(mode="json")
+    data = as_json_dict(report)
     for table in report_tables(data):
         _print_table(table)
     if data.get("data_efficiency"):

@@ -18,6 +18,28 @@ if TYPE_CHECKING:
 Table = tuple[str, list[str], list[list[str]]]
 
 
+def as_json_dict(document: object) -> dict:
+    """JSON-ready dict of a report document (pydantic model or dict).
+
+    Pydantic cannot serialise pymatgen objects in ``mode="json"``; monty's ``jsanitize``
+    turns them into their ``as_dict()`` form, as the store holds them.
+
+    Parameters
+    ----------
+    document
+        A MaterialReportDocument or a dict.
+
+    Returns
+    -------
+    dict
+        Only JSON types; Enums as their values.
+    """
+    from monty.json import jsanitize
+
+    data = document.model_dump() if hasattr(document, "model_dump") else document
+    return jsanitize(data, strict=True, enum_values=True)
+
+
 def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -322,7 +344,7 @@ def write_report_files(
             DataEfficiencyDocument.model_validate(doc.data_efficiency),
             out_dir / f"{label}_data_efficiency.png",
         )
-    data = doc.model_dump(mode="json")
+    data = as_json_dict(doc)
     markdown = [f"# {label} ({doc.formula})", ""]
     if doc.foundation_is_standin:
         markdown += ["Foundation: **stand-in, not MACE-MP** (offline machine).", ""]
