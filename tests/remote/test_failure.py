@@ -101,5 +101,5 @@ def test_failed_job_rerun_keeps_finished_sibling(  # noqa: PLR0917  (fixtures)
     (again,) = _static_outputs(project)
     assert again["completed_at"] == static_doc["completed_at"]
     assert again["output"]["energy"] == static_doc["output"]["energy"]
-    result = CliRunner().invoke(app, [])
+    result = CliRunner().invoke(app, ["rerun"])
     assert "no failed jobs" in result.output
