@@ -239,3 +239,30 @@ def test_freeze_keeps_the_leading_layers_bit_identical(tmp_path, random_mace_si,
     assert not torch.equal(trained.readouts[0].linear.weight, foundation.readouts[0].linear.weight)
     valid = outcome.valid_statics
     assert _force_mae(outcome.model_path, valid) < _force_mae(str(random_mace_si), valid)
+
+
+def test_multihead_from_a_single_element_foundation_saved_by_mace(tmp_path, random_mace_si):
+    """mace stores one head's E0s as shape (1, n); with one element its multi-head mode
+    crashed (0-d tensor). train_model hands mace a reshaped copy instead."""
+    import torch
+
+    model = _torch_load(random_mace_si)
+    model.atomic_energies_fn.atomic_energies = model.atomic_energies_fn.atomic_energies.reshape(
+        1, 1
+    )
+    foundation = tmp_path / "mace_saved.model"
+    torch.save(model, foundation)
+    statics = _labelled(str(foundation), 4)
+    settings = default_settings("multihead").model_copy(
+        update={"max_num_epochs": 2, "n_replay": 6, "batch_size": 2}
+    )
+    outcome = train_model(
+        "multihead",
+        settings,
+        train=statics[:3],
+        valid=statics[3:],
+        foundation_model_path=str(foundation),
+        work_dir=tmp_path / "run",
+    )
+    assert outcome.effective["multihead"] is True
+    assert list(_torch_load(outcome.model_path).heads) == ["Default"]

@@ -101,6 +101,29 @@ def _replay_file(
     )
 
 
+def _multihead_foundation(foundation_model_path: str, work_dir: Path) -> str:
+    """Return a foundation file mace's multi-head mode can read.
+
+    mace-torch 0.3.16 (``run_train.py``, E0s ``"foundation"`` of the replay head) squeezes an
+    atomic-energy buffer of shape (1, n_elements) and then indexes it, which fails for a
+    single-element foundation saved by mace itself (shape (1, 1) → 0-d). Such a file is
+    copied with the buffer reshaped to (n_elements,), the layout mace builds itself for
+    one head; weights and energies are unchanged. Other files are returned as they are.
+    """
+    import mace  # noqa: F401  (mace before e3nn, DESIGN.md)
+    import torch
+
+    model = torch.load(foundation_model_path, map_location="cpu", weights_only=False)
+    buffer = model.atomic_energies_fn.atomic_energies
+    if buffer.ndim != 2 or buffer.shape != (1, 1):  # noqa: PLR2004
+        return foundation_model_path
+    model.atomic_energies_fn.atomic_energies = buffer.reshape(-1).clone()
+    path = work_dir / "foundation_for_multihead.model"
+    torch.save(model, path)
+    logger.info("multihead: single-element foundation E0 buffer reshaped for mace (%s)", path)
+    return str(path)
+
+
 def train_model(
     strategy: FineTuneStrategy | str,
     settings: MaceTrainSettings,
@@ -213,9 +236,11 @@ def train_model(
         effective = {"args": result.args, "multihead": False}
         model_path = result.model_path
     else:
+        mace_foundation = foundation_model_path
         if strategy is FineTuneStrategy.MULTIHEAD:
             elements = sorted({str(site.specie) for s in train for site in s.structure})
             replay = _replay_file(settings, elements, foundation_model_path, work_dir, device)
+            mace_foundation = _multihead_foundation(foundation_model_path, work_dir)
         args = build_mace_train_args(
             settings,
             strategy=strategy,
@@ -224,7 +249,7 @@ def train_model(
             valid_file=valid_file,
             work_dir=work_dir,
             device=device,
-            foundation_model=foundation_model_path if strategy in FROM_FOUNDATION else None,
+            foundation_model=mace_foundation if strategy in FROM_FOUNDATION else None,
             # from scratch: the foundation's architecture, random weights (paper §4.3)
             architecture=(
                 architecture or foundation_architecture(foundation_model_path)
