@@ -233,6 +233,8 @@ def phonons_from_statics(
         species or positions (beyond 1e-4 Å) differ from the regenerated supercell.
     """
     phonon, supercells = displaced_supercells(structure, supercell_matrix, displacement)
+    # documents read back from a store or a JSON queue may arrive as plain dicts
+    statics = [StaticDocument.model_validate(s) for s in statics]
     forces = _forces_of_displaced_statics(statics, supercells)
     return phonon_document_from_forces(
         phonon,
