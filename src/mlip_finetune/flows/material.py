@@ -436,6 +436,7 @@ def material_report(
     from mlip_finetune.evaluation.metrics import phonon_frequency_mae, phonon_property_errors
     from mlip_finetune.foundation import FoundationModel
     from mlip_finetune.report.plots import plot_band_structures
+    from mlip_finetune.report.property_plots import model_plots
     from mlip_finetune.schemas.evaluation import PhononDocument
     from mlip_finetune.schemas.fitting import FineTuneDocument
 
@@ -511,7 +512,7 @@ def material_report(
                 phonon_property_errors=phonon_property_errors(phon, ref),
             )
         )
-    plots = _property_plots(
+    plots = model_plots(
         [ref, *phonons, *([surrogate_phonons] if surrogate_phonons else [])],
         properties,
         dft_properties,
@@ -542,38 +543,3 @@ def material_report(
         forgetting=forgetting,
         plots=plots,
     )
-
-
-def _property_plots(
-    phonons: list,
-    properties: list | None,
-    dft_properties: object | None,
-    out_dir: Path,
-    label: str,
-) -> dict[str, str]:
-    """Per-model band PNGs, EOS curves and U(Q) double wells; {name: path}."""
-    from mlip_finetune.report.property_plots import (
-        plot_band_structures_per_model,
-        plot_double_wells,
-        plot_eos,
-    )
-    from mlip_finetune.schemas.evaluation import PhononDocument
-    from mlip_finetune.schemas.properties import ModelPropertiesDocument
-
-    docs = [PhononDocument.model_validate(p) for p in phonons]
-    plots = {
-        f"bands {name}": str(path)
-        for name, path in plot_band_structures_per_model(
-            docs, out_dir, prefix=f"{label}_bands"
-        ).items()
-    }
-    if properties and dft_properties is not None:
-        props = [ModelPropertiesDocument.model_validate(p) for p in [dft_properties, *properties]]
-        eos = [p.eos for p in props if p.eos is not None]
-        if eos:
-            plots["eos"] = str(plot_eos(eos, out_dir / f"{label}_eos.png"))
-        phases = [p.phase_transitions for p in props if p.phase_transitions is not None]
-        wells = plot_double_wells(phases, out_dir / f"{label}_double_wells.png") if phases else None
-        if wells is not None:
-            plots["double wells"] = str(wells)
-    return plots

@@ -286,3 +286,51 @@ def plot_band_structures_per_model(
             f"{reference_label}",
         )
     return out
+
+
+def model_plots(
+    phonons: list,
+    properties: list | None,
+    dft_properties: object | None,
+    out_dir: Path,
+    label: str,
+) -> dict[str, str]:
+    """Write one band PNG per model, the EOS curves and the U(Q) double wells.
+
+    Parameters
+    ----------
+    phonons
+        PhononDocuments (or dicts), the reference labelled ``"dft"`` among them.
+    properties, dft_properties
+        ModelPropertiesDocuments of the models and of DFT (or dicts); None skips the EOS
+        and double-well plots.
+    out_dir
+        Output directory.
+    label
+        Material label, the file-name prefix.
+
+    Returns
+    -------
+    dict of str to str
+        Plot name → PNG path.
+    """
+    from mlip_finetune.schemas.evaluation import PhononDocument
+    from mlip_finetune.schemas.properties import ModelPropertiesDocument
+
+    docs = [PhononDocument.model_validate(p) for p in phonons]
+    plots = {
+        f"bands {name}": str(path)
+        for name, path in plot_band_structures_per_model(
+            docs, out_dir, prefix=f"{label}_bands"
+        ).items()
+    }
+    if properties and dft_properties is not None:
+        props = [ModelPropertiesDocument.model_validate(p) for p in [dft_properties, *properties]]
+        eos = [p.eos for p in props if p.eos is not None]
+        if eos:
+            plots["eos"] = str(plot_eos(eos, out_dir / f"{label}_eos.png"))
+        phases = [p.phase_transitions for p in props if p.phase_transitions is not None]
+        wells = plot_double_wells(phases, out_dir / f"{label}_double_wells.png") if phases else None
+        if wells is not None:
+            plots["double wells"] = str(wells)
+    return plots

@@ -319,8 +319,8 @@ def write_report_files(
     dict of str to pathlib.Path
         Name → file written.
     """
-    from mlip_finetune.flows.material import _property_plots
     from mlip_finetune.report.plots import plot_band_structures, plot_data_efficiency
+    from mlip_finetune.report.property_plots import model_plots
     from mlip_finetune.schemas.evaluation import PhononDocument
     from mlip_finetune.schemas.fitting import DataEfficiencyDocument
     from mlip_finetune.schemas.report import MaterialReportDocument
@@ -335,7 +335,7 @@ def write_report_files(
         files["bands"] = plot_band_structures(phonons, out_dir / f"{label}_bands.png")
         files |= {
             k: Path(v)
-            for k, v in _property_plots(
+            for k, v in model_plots(
                 phonons, report.get("properties"), report.get("dft_properties"), out_dir, label
             ).items()
         }
