@@ -50,6 +50,13 @@ DataEfficiencyOption = Annotated[
         "--data-efficiency", help="Also train on growing training subsets and plot the curve."
     ),
 ]
+CurveStrategiesOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Comma-separated strategies on the data-efficiency curve (implies "
+        "--data-efficiency; default: every trained strategy)."
+    ),
+]
 DistilOption = Annotated[
     str | None,
     typer.Option(help="Distil this strategy's model into a smaller, faster surrogate."),
@@ -98,6 +105,13 @@ def _setup_logging(*, verbose: bool) -> None:
     root.setLevel(logging.WARNING)
     for name in ("mlip_finetune", "jobflow"):
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    """Split a comma-separated option (None stays None)."""
+    if text is None:
+        return None
+    return tuple(s.strip() for s in text.split(",") if s.strip())
 
 
 def _read_structure(path: Path) -> Structure:
@@ -174,6 +188,7 @@ def run(  # noqa: PLR0917  (typer maps options to parameters)
     ] = "transfer",
     replay_file: ReplayFileOption = None,
     data_efficiency: DataEfficiencyOption = False,
+    curve_strategies: CurveStrategiesOption = None,
     distil: DistilOption = None,
     properties: PropertiesOption = False,
     forgetting: ForgettingOption = False,
@@ -209,11 +224,12 @@ def run(  # noqa: PLR0917  (typer maps options to parameters)
     try:
         maker = material_flow_maker(
             preset,
-            strategies=tuple(s.strip() for s in strategies.split(",") if s.strip()),
+            strategies=_names(strategies),
             device=device,
             report_dir=str(run_dir / "report"),
             replay_file=str(replay_file.resolve()) if replay_file else None,
             data_efficiency=data_efficiency,
+            data_efficiency_strategies=_names(curve_strategies),
             distil=distil,
             properties=properties,
             forgetting=forgetting,

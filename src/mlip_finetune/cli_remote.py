@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from mlip_finetune.cli import (
+    CurveStrategiesOption,
     DataEfficiencyOption,
     DFTEngineOption,
     DistilOption,
@@ -23,6 +24,7 @@ from mlip_finetune.cli import (
     PropertiesOption,
     ReplayFileOption,
     _foundation,
+    _names,
     _read_structure,
     _setup_logging,
     console,
@@ -74,6 +76,7 @@ def submit(  # noqa: PLR0917  (typer maps options to parameters)
     ] = "transfer",
     replay_file: ReplayFileOption = None,
     data_efficiency: DataEfficiencyOption = False,
+    curve_strategies: CurveStrategiesOption = None,
     distil: DistilOption = None,
     properties: PropertiesOption = False,
     forgetting: ForgettingOption = False,
@@ -108,11 +111,12 @@ def submit(  # noqa: PLR0917  (typer maps options to parameters)
 
     structure = _read_structure(structure_file)
     label = label or structure_file.stem
-    names = tuple(s.strip() for s in strategies.split(",") if s.strip())
+    names = _names(strategies)
     options = {
         # the workers read the replay file by this path (a shared filesystem)
         "replay_file": str(replay_file.resolve()) if replay_file else None,
         "data_efficiency": data_efficiency,
+        "data_efficiency_strategies": _names(curve_strategies),
         "distil": distil,
         "properties": properties,
         "forgetting": forgetting,

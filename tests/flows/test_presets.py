@@ -69,6 +69,32 @@ def test_all_strategies_with_curve_and_surrogate_build_one_flow(si_primitive, ra
         )
 
 
+def test_curve_traces_only_the_chosen_strategies(si_primitive, random_mace_si):
+    from mlip_finetune.foundation import FoundationModel
+
+    foundation = FoundationModel(name="tiny", path=str(random_mace_si), sha256="0" * 64)
+    strategies = ("transfer", "multihead", "scratch")
+    maker = material_flow_maker(
+        "test", strategies=strategies, data_efficiency_strategies=("transfer", "scratch")
+    )
+    assert maker.data_efficiency  # implied by choosing curve strategies
+    flow = maker.make(si_primitive, foundation, label="Si")
+    curve = next(j for j in flow.jobs if j.name == "data efficiency")
+    trained = sorted(j.name for j in curve.jobs if j.name.startswith("finetune"))
+    assert trained == [
+        f"finetune {s} frames<={k}" for s in ("scratch", "transfer") for k in range(3)
+    ]
+    # the collecting job gets the two full-set models of the traced strategies only
+    collect = next(j for j in curve.jobs if j.name == "data efficiency curve")
+    full_set = {ref.uuid for ref in collect.input_references} - {j.uuid for j in curve.jobs}
+    full_names = {j.name for j in flow.jobs if j.uuid in full_set}
+    assert full_names == {"finetune transfer", "finetune scratch"}
+    with pytest.raises(ValueError, match="subset of the trained strategies"):
+        material_flow_maker(
+            "test", strategies=("transfer",), data_efficiency_strategies=("scratch",)
+        ).make(si_primitive, foundation)
+
+
 def test_vasp_engine_builds_the_same_flow_with_vasp_jobs(si_primitive, random_mace_si):
     from mlip_finetune.foundation import FoundationModel
     from mlip_finetune.remote import JobKind, job_kind

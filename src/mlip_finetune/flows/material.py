@@ -122,6 +122,10 @@ class MaterialFlowMaker(Maker):
         Also train every strategy on the growing training subsets (frames with
         ``frame_index <= k`` for k < ``n_frames - 1``; the full set is the main models) and
         plot validation force MAE against training-set size (paper §3.2).
+    data_efficiency_strategies
+        Strategies traced on that curve (each must be one of ``finetune_makers``); None traces
+        all of them. Each costs ``n_frames - 1`` extra trainings, so a user may leave out the
+        expensive ones (multihead trains on the replay set at every size).
     surrogate_maker
         If given, distil the model of ``surrogate_teacher`` into a smaller student and add
         its phonons as a ``surrogate`` row.
@@ -146,6 +150,7 @@ class MaterialFlowMaker(Maker):
     phonon_mesh: list[int] | float = 50.0
     report_dir: str | None = None
     data_efficiency: bool = False
+    data_efficiency_strategies: list[str] | None = None
     surrogate_maker: SurrogateMaker | None = None
     surrogate_teacher: str | None = None
     ml_properties_maker: MLPropertiesMaker | None = None
@@ -179,7 +184,8 @@ class MaterialFlowMaker(Maker):
         ValueError
             If no fine-tuning strategy is given or two share a strategy, the surrogate's
             teacher is not one of them, a data-efficiency curve is asked for with fewer
-            than 2 frames per trajectory, or only one of the two property makers is given.
+            than 2 frames per trajectory or for a strategy that is not trained, or only one of
+            the two property makers is given.
         """
         from mlip_finetune.data.utils import primitive_standard
         from mlip_finetune.evaluation.phonons import phonon_supercell_matrix, resolve_mesh
@@ -384,18 +390,30 @@ class MaterialFlowMaker(Maker):
         n_frames = self.training_data_maker.n_frames
         if n_frames < 2:  # noqa: PLR2004
             raise ValueError("A data-efficiency curve needs at least 2 frames per trajectory.")
+        makers, models = self.finetune_makers, finetunes
+        if self.data_efficiency_strategies is not None:
+            traced = {str(FineTuneStrategy(s)) for s in self.data_efficiency_strategies}
+            trained = {str(m.strategy) for m in self.finetune_makers}
+            if not traced or not traced <= trained:
+                raise ValueError(
+                    f"Data-efficiency strategies {sorted(traced)} must be a non-empty subset of "
+                    f"the trained strategies {sorted(trained)}."
+                )
+            keep = [str(m.strategy) in traced for m in self.finetune_makers]
+            makers = [m for m, k in zip(makers, keep, strict=True) if k]
+            models = [f for f, k in zip(models, keep, strict=True) if k]
         plot = (
             str(Path(self.report_dir) / f"{label}_data_efficiency.png") if self.report_dir else None
         )
         return DataEfficiencyMaker(
-            finetune_makers=self.finetune_makers,
+            finetune_makers=makers,
             frame_indices=tuple(range(n_frames - 1)),
             plot_path=plot,
         ).make(
             training_data,
             statics,
             foundation_path,
-            include=[ft.output for ft in finetunes],
+            include=[ft.output for ft in models],
             **provenance,
         )
 

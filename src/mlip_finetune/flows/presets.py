@@ -39,6 +39,7 @@ def material_flow_maker(
     *,
     replay_file: str | None = None,
     data_efficiency: bool = False,
+    data_efficiency_strategies: tuple[FineTuneStrategy | str, ...] | None = None,
     distil: str | None = None,
     properties: bool = False,
     forgetting: bool = False,
@@ -61,6 +62,8 @@ def material_flow_maker(
         one labelled by the foundation (:mod:`mlip_finetune.fitting.replay`).
     data_efficiency
         Also train every strategy on growing training subsets and plot the curve.
+    data_efficiency_strategies
+        Only these strategies on that curve (implies ``data_efficiency``); None traces all.
     distil
         Strategy whose model is distilled into a smaller surrogate; None skips it.
     properties
@@ -80,7 +83,8 @@ def material_flow_maker(
     Raises
     ------
     ValueError
-        On an unknown preset, strategy or DFT engine name, or ``properties`` with VASP (the
+        On an unknown preset, strategy or DFT engine name, curve strategies that are not
+        trained, or ``properties`` with VASP (the
         DFT property suite runs through the open engine only so far).
     """
     preset = RunPreset(preset)
@@ -145,7 +149,12 @@ def material_flow_maker(
         phonon_min_length=min_length,
         phonon_mesh=mesh,
         report_dir=report_dir,
-        data_efficiency=data_efficiency,
+        data_efficiency=data_efficiency or data_efficiency_strategies is not None,
+        data_efficiency_strategies=(
+            None
+            if data_efficiency_strategies is None
+            else [str(FineTuneStrategy(s)) for s in data_efficiency_strategies]
+        ),
         surrogate_maker=surrogate,
         surrogate_teacher=distil,
         ml_properties_maker=ml_properties,
