@@ -11,7 +11,10 @@ Presets (Grandel, Benner, George 2026):
 
 k-points: the paper's "k-point spacing of 0.1 Å⁻¹" is read in VASP's ``KSPACING``
 convention, which includes the 2π: ``N_i = max(1, ceil(2π|b_i| / 0.1))`` with ``b_i·a_j =
-δ_ij`` (VASP wiki, "KSPACING"). The mesh is computed here by
+δ_ij`` (VASP wiki, "KSPACING"). The authors' group writes the tag the same way for the same
+kind of data: autoplex's phonon tutorial (``CompleteDFTvsMLBenchmarkWorkflow`` with rattled
+10–15 Å supercells) sets ``"KSPACING": 0.1`` in VASP's INCAR for relaxations and displaced
+supercells. The mesh is computed here by
 :func:`mlip_finetune.dft.settings.kpoint_mesh`, the function the open DFT engine uses, and
 written as an explicit Γ-centred KPOINTS file rather than as the ``KSPACING`` tag: GPAW and
 VASP labels then use the same mesh by construction, the mesh is visible in the inputs (and
