@@ -214,7 +214,7 @@ def plot_data_efficiency(
 
     if not doc.points:
         raise ValueError("plot_data_efficiency needs at least one point.")
-    figure = _figure(5.0, 3.6)
+    figure = _figure(6.2, 3.6)
     ax = figure.add_subplot()
     colours = colormaps["tab10"].colors
     strategies = list(dict.fromkeys(p.strategy for p in doc.points))
@@ -233,7 +233,8 @@ def plot_data_efficiency(
     ax.set_xlabel("training structures")
     ax.set_ylabel("validation force MAE (meV/Å)")
     ax.set_yscale("log")
-    ax.legend(fontsize="small")
+    # outside the axes: the foundation line runs along the top, the curves fill the rest
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     if title:
         ax.set_title(title)
     return _save(figure, path)
