@@ -259,6 +259,24 @@ def test_cli_submit_dry_run_shows_routing(tmp_path, make_project, si_primitive, 
     assert "finetune transfer gpu gpu" in lines
     assert "material report light small" in lines
     assert "dry run: nothing submitted" in result.output
+    # pipeline options reach the flow: a curve traced for scratch only
+    result = runner.invoke(
+        _app(),
+        [
+            "submit", str(cif), "-f", str(random_mace_si), "--preset", "test", "--dry-run",
+            "--strategies", "transfer,scratch", "--curve-strategies", "scratch",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = {" ".join(line.replace("│", " ").split()) for line in result.output.splitlines()}
+    assert "finetune scratch frames<=0 gpu gpu" in lines
+    assert not any(line.startswith("finetune transfer frames") for line in lines)
+    result = runner.invoke(
+        _app(),
+        ["submit", str(cif), "-f", str(random_mace_si), "--dry-run", "--curve-strategies", "lora"],
+    )
+    assert result.exit_code == 2
+    assert "subset of the trained strategies" in " ".join(result.output.split())
 
 
 def test_cli_submit_readable_errors(tmp_path, make_project, si_primitive, random_mace_si):
