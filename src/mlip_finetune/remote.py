@@ -89,6 +89,10 @@ ROUTES: tuple[tuple[str, JobKind], ...] = (
     ("vasp static", JobKind.DFT),
     ("vasp relax", JobKind.DFT),
     ("vasp phonon", JobKind.DFT),
+    # atomate2's EOS and elastic flows (paper_eos_maker, paper_elastic_maker): the points
+    # "vasp eos relax deformation 3" and, created at run time, "vasp elastic relax 2/6"
+    ("vasp eos relax", JobKind.DFT),
+    ("vasp elastic relax", JobKind.DFT),
     ("document", JobKind.LIGHT),
 )
 

@@ -20,6 +20,8 @@ from mlip_finetune.dft.vasp import (
     VaspRelaxMaker,
     VaspStaticMaker,
     kspacing_from_inverse_length,
+    paper_elastic_maker,
+    paper_eos_maker,
     paper_phonon_maker,
     phase_transition_static_maker,
     site_order,
@@ -143,6 +145,52 @@ def test_paper_phonon_maker_settings():
     assert dict(vis.incar) == PAPER_STATIC_INCAR
     assert vis.kpoints.style == Kpoints.supported_modes.Gamma
     assert list(vis.kpoints.kpts[0]) == [1, 1, 1]
+
+
+def _written_inputs(maker, structure, directory):
+    """Write a maker's VASP inputs for ``structure`` (POTCAR.spec, no licensed POTCARs)."""
+    from atomate2.vasp.files import write_vasp_input_set
+
+    directory.mkdir()
+    write_vasp_input_set(structure, maker.input_set_generator, directory, potcar_spec=True)
+    return directory
+
+
+def test_paper_elastic_maker_settings(tmp_path, si_primitive):
+    maker = paper_elastic_maker()
+    # deformed cells: positions relaxed at fixed cell to 1 meV/Å (paper §4.1)
+    deformed = _written_inputs(maker.elastic_relax_maker, si_primitive, tmp_path / "deformed")
+    check_paper_inputs(deformed, PAPER_RELAX_TAGS | {"ISIF": 2, "EDIFFG": -1e-3})
+    # the bulk relaxation is the paper's full relaxation to 0.5 meV/Å, twice
+    bulk = maker.bulk_relax_maker.relax_maker1
+    check_paper_inputs(_written_inputs(bulk, si_primitive, tmp_path / "bulk"), PAPER_RELAX_TAGS)
+    assert maker.bulk_relax_maker.relax_maker2 is not None
+    with pytest.raises(VaspInputDriftError, match="EDIFFG"):
+        check_paper_inputs(deformed, PAPER_RELAX_TAGS | {"ISIF": 2})  # 0.5 meV/Å is not 1
+    from mlip_finetune.remote import JobKind, job_kind
+
+    kinds = {job.name: job_kind(job) for job, _ in maker.make(si_primitive).iterflow()}
+    assert kinds["vasp relax 1"] == kinds["vasp relax 2"] == JobKind.DFT
+    assert kinds["fit_elastic_tensor"] == JobKind.LIGHT
+    # the deformed-cell relaxations are created at run time, named by atomate2 "... i/N"
+    assert job_kind("vasp elastic relax 3/6") == JobKind.DFT
+
+
+def test_paper_eos_maker_volumes_and_settings(tmp_path, si_primitive):
+    maker = paper_eos_maker()
+    strains = np.linspace(*maker.linear_strain, maker.number_of_frames)
+    volumes = (1 + strains) ** 3 - 1  # evenly spaced linear strains: volumes within 0.1 %
+    np.testing.assert_allclose(volumes[[0, -1]], [-0.05, 0.05], atol=1e-12)
+    np.testing.assert_allclose(volumes, np.linspace(-0.05, 0.05, 11), atol=1e-3)
+    point = _written_inputs(maker.eos_relax_maker, si_primitive, tmp_path / "point")
+    check_paper_inputs(point, PAPER_RELAX_TAGS | {"ISIF": 4})  # fixed volume
+    from mlip_finetune.remote import JobKind, job_kind
+
+    kinds = {job.name: job_kind(job) for job, _ in maker.make(si_primitive).iterflow()}
+    points = [name for name in kinds if name.startswith("vasp eos relax deformation")]
+    assert len(points) == 11
+    assert {kinds[name] for name in points} == {JobKind.DFT}  # to the CPU worker
+    assert kinds["vasp eos postprocessing"] == JobKind.LIGHT
 
 
 # --- conversions ---------------------------------------------------------------------------

@@ -52,6 +52,9 @@ from mlip_finetune.units import KBAR_TO_GPA
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from atomate2.vasp.flows.core import DoubleRelaxMaker
+    from atomate2.vasp.flows.elastic import ElasticMaker
+    from atomate2.vasp.flows.eos import EosMaker
     from atomate2.vasp.flows.phonons import PhononMaker
     from emmet.core.tasks import TaskDoc
     from pymatgen.core import Structure
@@ -419,15 +422,9 @@ def paper_phonon_maker(*, spin_polarised: bool = False) -> PhononMaker:
     The paper extracted force constants with symfc; atomate2 0.1.5's ``PhononMaker`` has
     no symfc switch and uses phonopy's default solver.
     """
-    from atomate2.vasp.flows.core import DoubleRelaxMaker
     from atomate2.vasp.flows.phonons import PhononMaker
 
     static = paper_static_incar(spin_polarised=spin_polarised)
-    relax = VaspRelaxMaker(
-        input_set_generator=PaperRelaxSetGenerator(
-            preset_incar=paper_relax_incar(spin_polarised=spin_polarised)
-        )
-    )
     displacement = VaspStaticMaker(
         name="vasp phonon static",
         input_set_generator=PaperStaticSetGenerator(
@@ -438,13 +435,109 @@ def paper_phonon_maker(*, spin_polarised: bool = False) -> PhononMaker:
         name="vasp phonon",
         min_length=PAPER_PHONON_MIN_LENGTH,
         prefer_90_degrees=True,
-        bulk_relax_maker=DoubleRelaxMaker.from_relax_maker(relax),
+        bulk_relax_maker=_double_relax(spin_polarised),
         static_energy_maker=VaspStaticMaker(
             name="vasp static energy",
             input_set_generator=PaperStaticSetGenerator(preset_incar=static),
         ),
         born_maker=None,
         phonon_displacement_maker=displacement,
+    )
+
+
+#: Force threshold of the elastic-tensor relaxations (eV/Å), paper §4.1 (1 meV/Å).
+PAPER_ELASTIC_FMAX: float = 1e-3
+#: EOS volumes relative to equilibrium: −5 … +5 % in 1 % steps (the evaluation protocol).
+PAPER_EOS_VOLUME_RANGE: tuple[float, float] = (-0.05, 0.05)
+PAPER_EOS_N_VOLUMES: int = 11
+
+
+def _double_relax(spin_polarised: bool) -> DoubleRelaxMaker:
+    from atomate2.vasp.flows.core import DoubleRelaxMaker
+
+    relax = VaspRelaxMaker(
+        input_set_generator=PaperRelaxSetGenerator(
+            preset_incar=paper_relax_incar(spin_polarised=spin_polarised)
+        )
+    )
+    return DoubleRelaxMaker.from_relax_maker(relax)
+
+
+def paper_elastic_maker(*, spin_polarised: bool = False) -> ElasticMaker:
+    """Return atomate2's VASP ``ElasticMaker`` with the paper's reference settings.
+
+    Paper §4.1: elastic constants from atomate2's ``ElasticMaker`` with a force threshold
+    of 1 meV/Å, on top of the level of theory of :func:`paper_static_incar`.
+
+    Parameters
+    ----------
+    spin_polarised
+        Collinear spin polarisation of every VASP job.
+
+    Returns
+    -------
+    atomate2.vasp.flows.elastic.ElasticMaker
+        Bulk relaxation: atomate2's ``DoubleRelaxMaker`` of :class:`VaspRelaxMaker`
+        (ISIF 3, 0.5 meV/Å); deformed cells: :class:`VaspRelaxMaker` named
+        ``"vasp elastic relax"`` relaxing positions at fixed cell (ISIF 2) until every force
+        is below 1 meV/Å (EDIFFG -1e-3). Strains, symmetry reduction and the fit are
+        atomate2's defaults (six strains of ±0.5 % and ±1 %, ``symprec`` 0.1); the output is
+        atomate2's ``ElasticDocument`` with the Voigt–Reuss–Hill moduli.
+    """
+    from atomate2.vasp.flows.elastic import ElasticMaker
+
+    deformation = VaspRelaxMaker(
+        name="vasp elastic relax",
+        input_set_generator=PaperRelaxSetGenerator(
+            preset_incar=paper_relax_incar(spin_polarised=spin_polarised)
+            | {"ISIF": 2, "EDIFFG": -PAPER_ELASTIC_FMAX}
+        ),
+    )
+    return ElasticMaker(
+        name="vasp elastic",
+        bulk_relax_maker=_double_relax(spin_polarised),
+        elastic_relax_maker=deformation,
+    )
+
+
+def paper_eos_maker(*, spin_polarised: bool = False) -> EosMaker:
+    """Return atomate2's VASP ``EosMaker`` for the EOS protocol with the paper's settings.
+
+    Volumes −5 … +5 % in 1 % steps around the relaxed cell, each relaxed at fixed volume
+    (positions and cell shape, ISIF 4) to 0.5 meV/Å at the level of theory of
+    :func:`paper_static_incar`; atomate2 fits Birch–Murnaghan (and other) EOS to the
+    relaxed energies. The ML models get the same protocol from
+    :mod:`mlip_finetune.evaluation.eos`.
+
+    Parameters
+    ----------
+    spin_polarised
+        Collinear spin polarisation of every VASP job.
+
+    Returns
+    -------
+    atomate2.vasp.flows.eos.EosMaker
+        Initial relaxation: ``DoubleRelaxMaker`` of :class:`VaspRelaxMaker`; EOS points:
+        :class:`VaspRelaxMaker` named ``"vasp eos relax"`` with ISIF 4. atomate2 spaces
+        *linear* strains evenly, so the 11 linear strains run from (0.95)^(1/3) − 1 to
+        (1.05)^(1/3) − 1 and the volumes lie within 0.1 % (absolute) of the 1 % steps, ends
+        exact.
+    """
+    from atomate2.vasp.flows.eos import EosMaker
+
+    low, high = PAPER_EOS_VOLUME_RANGE
+    point = VaspRelaxMaker(
+        name="vasp eos relax",
+        input_set_generator=PaperRelaxSetGenerator(
+            preset_incar=paper_relax_incar(spin_polarised=spin_polarised) | {"ISIF": 4}
+        ),
+    )
+    return EosMaker(
+        name="vasp eos",
+        initial_relax_maker=_double_relax(spin_polarised),
+        eos_relax_maker=point,
+        linear_strain=((1 + low) ** (1 / 3) - 1, (1 + high) ** (1 / 3) - 1),
+        number_of_frames=PAPER_EOS_N_VOLUMES,
     )
 
 
