@@ -481,8 +481,9 @@ def paper_elastic_maker(*, spin_polarised: bool = False) -> ElasticMaker:
         (ISIF 3, 0.5 meV/Å); deformed cells: :class:`VaspRelaxMaker` named
         ``"vasp elastic relax"`` relaxing positions at fixed cell (ISIF 2) until every force
         is below 1 meV/Å (EDIFFG -1e-3). Strains, symmetry reduction and the fit are
-        atomate2's defaults (six strains of ±0.5 % and ±1 %, ``symprec`` 0.1); the output is
-        atomate2's ``ElasticDocument`` with the Voigt–Reuss–Hill moduli.
+        atomate2's defaults (the six Voigt strain states at magnitudes from −1 % to +1 % in
+        0.5 % steps, reduced by symmetry with ``symprec`` 0.1); the output is atomate2's
+        ``ElasticDocument`` with the Voigt–Reuss–Hill moduli.
     """
     from atomate2.vasp.flows.elastic import ElasticMaker
 
