@@ -452,15 +452,18 @@ PAPER_EOS_VOLUME_RANGE: tuple[float, float] = (-0.05, 0.05)
 PAPER_EOS_N_VOLUMES: int = 11
 
 
+def _paper_relax(
+    spin_polarised: bool, name: str = "vasp relax", **incar_updates: Any
+) -> VaspRelaxMaker:
+    """:class:`VaspRelaxMaker` with :func:`paper_relax_incar` plus ``incar_updates``."""
+    incar = paper_relax_incar(spin_polarised=spin_polarised) | incar_updates
+    return VaspRelaxMaker(name=name, input_set_generator=PaperRelaxSetGenerator(preset_incar=incar))
+
+
 def _double_relax(spin_polarised: bool) -> DoubleRelaxMaker:
     from atomate2.vasp.flows.core import DoubleRelaxMaker
 
-    relax = VaspRelaxMaker(
-        input_set_generator=PaperRelaxSetGenerator(
-            preset_incar=paper_relax_incar(spin_polarised=spin_polarised)
-        )
-    )
-    return DoubleRelaxMaker.from_relax_maker(relax)
+    return DoubleRelaxMaker.from_relax_maker(_paper_relax(spin_polarised))
 
 
 def paper_elastic_maker(*, spin_polarised: bool = False) -> ElasticMaker:
@@ -487,17 +490,12 @@ def paper_elastic_maker(*, spin_polarised: bool = False) -> ElasticMaker:
     """
     from atomate2.vasp.flows.elastic import ElasticMaker
 
-    deformation = VaspRelaxMaker(
-        name="vasp elastic relax",
-        input_set_generator=PaperRelaxSetGenerator(
-            preset_incar=paper_relax_incar(spin_polarised=spin_polarised)
-            | {"ISIF": 2, "EDIFFG": -PAPER_ELASTIC_FMAX}
-        ),
-    )
     return ElasticMaker(
         name="vasp elastic",
         bulk_relax_maker=_double_relax(spin_polarised),
-        elastic_relax_maker=deformation,
+        elastic_relax_maker=_paper_relax(
+            spin_polarised, "vasp elastic relax", ISIF=2, EDIFFG=-PAPER_ELASTIC_FMAX
+        ),
     )
 
 
@@ -527,16 +525,10 @@ def paper_eos_maker(*, spin_polarised: bool = False) -> EosMaker:
     from atomate2.vasp.flows.eos import EosMaker
 
     low, high = PAPER_EOS_VOLUME_RANGE
-    point = VaspRelaxMaker(
-        name="vasp eos relax",
-        input_set_generator=PaperRelaxSetGenerator(
-            preset_incar=paper_relax_incar(spin_polarised=spin_polarised) | {"ISIF": 4}
-        ),
-    )
     return EosMaker(
         name="vasp eos",
         initial_relax_maker=_double_relax(spin_polarised),
-        eos_relax_maker=point,
+        eos_relax_maker=_paper_relax(spin_polarised, "vasp eos relax", ISIF=4),
         linear_strain=((1 + low) ** (1 / 3) - 1, (1 + high) ** (1 / 3) - 1),
         number_of_frames=PAPER_EOS_N_VOLUMES,
     )

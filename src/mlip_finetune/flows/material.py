@@ -390,7 +390,7 @@ class MaterialFlowMaker(Maker):
         n_frames = self.training_data_maker.n_frames
         if n_frames < 2:  # noqa: PLR2004
             raise ValueError("A data-efficiency curve needs at least 2 frames per trajectory.")
-        makers, models = self.finetune_makers, finetunes
+        pairs = list(zip(self.finetune_makers, finetunes, strict=True))
         if self.data_efficiency_strategies is not None:
             traced = {str(FineTuneStrategy(s)) for s in self.data_efficiency_strategies}
             trained = {str(m.strategy) for m in self.finetune_makers}
@@ -399,21 +399,19 @@ class MaterialFlowMaker(Maker):
                     f"Data-efficiency strategies {sorted(traced)} must be a non-empty subset of "
                     f"the trained strategies {sorted(trained)}."
                 )
-            keep = [str(m.strategy) in traced for m in self.finetune_makers]
-            makers = [m for m, k in zip(makers, keep, strict=True) if k]
-            models = [f for f, k in zip(models, keep, strict=True) if k]
+            pairs = [(m, ft) for m, ft in pairs if str(m.strategy) in traced]
         plot = (
             str(Path(self.report_dir) / f"{label}_data_efficiency.png") if self.report_dir else None
         )
         return DataEfficiencyMaker(
-            finetune_makers=makers,
+            finetune_makers=[m for m, _ in pairs],
             frame_indices=tuple(range(n_frames - 1)),
             plot_path=plot,
         ).make(
             training_data,
             statics,
             foundation_path,
-            include=[ft.output for ft in models],
+            include=[ft.output for _, ft in pairs],
             **provenance,
         )
 
