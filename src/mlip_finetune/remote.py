@@ -93,6 +93,8 @@ ROUTES: tuple[tuple[str, JobKind], ...] = (
     # "vasp eos relax deformation 3" and, created at run time, "vasp elastic relax 2/6"
     ("vasp eos relax", JobKind.DFT),
     ("vasp elastic relax", JobKind.DFT),
+    # the bulk relaxation of the VASP property suite (VaspPropertiesMaker)
+    ("vasp properties relax", JobKind.DFT),
     ("document", JobKind.LIGHT),
 )
 

@@ -354,3 +354,156 @@ def test_reference_matches_a_fresh_gpaw_run(tmp_path):
     assert result.energy == pytest.approx(ref["energy_ev"], abs=1e-5)
     np.testing.assert_allclose(result.forces, ref["forces_ev_per_a"], atol=1e-4)
     np.testing.assert_allclose(result.stress * EV_PER_A3_TO_GPA, ref["stress_gpa"], atol=5e-3)
+
+
+# --- the VASP property suite (EOS, elastic tensor, Slack) ----------------------------------
+
+#: Paper §4.1 strained cells: positions at fixed cell to 1 meV/Å; EOS points at fixed volume.
+ELASTIC_TAGS = PAPER_RELAX_TAGS | {"ISIF": 2, "EDIFFG": -1e-3}
+EOS_TAGS = PAPER_RELAX_TAGS | {"ISIF": 4}
+N_ELASTIC, N_EOS = 6, 11  # atomate2's symmetry-reduced strains of diamond; −5 … +5 %
+
+
+def property_registrations():
+    """Job name → case of the Si2 chain written by make_reference.py's property_chain."""
+    relax = [
+        (f"vasp properties relax {i}", f"si2_props_relax{i}", PAPER_RELAX_TAGS) for i in (1, 2)
+    ]
+    elastic = [
+        (f"vasp elastic relax {i}/{N_ELASTIC}", f"si2_props_elastic_{i}", ELASTIC_TAGS)
+        for i in range(1, N_ELASTIC + 1)
+    ]
+    eos = [
+        (f"vasp eos relax deformation {i}", f"si2_props_eos_{i}", EOS_TAGS) for i in range(N_EOS)
+    ]
+    return relax + elastic + eos
+
+
+@pytest.fixture(scope="module")
+def vasp_properties(tmp_path_factory):
+    """Run paper_properties_maker on Si2 through the fake once; (document, outputs, fake)."""
+    from mlip_finetune.dft.vasp import paper_properties_maker
+
+    flow = paper_properties_maker().make(input_structure("si2_props_relax1"))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        responses, fake = run(
+            flow, tmp_path_factory.mktemp("vasp_props"), monkeypatch, property_registrations()
+        )
+    outputs = [r[1].output for r in responses.values() if 1 in r]
+    return responses[flow.output.uuid][1].output, outputs, fake
+
+
+def test_property_suite_runs_every_vasp_job_with_the_papers_inputs(vasp_properties):
+    doc, _, fake = vasp_properties
+    # every VASP job was answered, after its INCAR/KPOINTS/POSCAR cell/POTCAR passed the
+    # paper's rules (the fake raises otherwise)
+    assert sorted(call["job"] for call in fake.calls) == sorted(
+        name for name, _, _ in property_registrations()
+    )
+    assert doc.label == "dft"
+    assert doc.engine == "vasp"
+    assert doc.relaxed
+    assert doc.relax_converged
+    assert doc.dft_settings["incar"]["ENCUT"] == 520.0
+    assert doc.failures == {}
+    assert doc.elastic.fmax == pytest.approx(1e-3)
+    assert doc.phase_transitions is None
+
+
+def test_property_suite_eos_is_the_reference_energies(vasp_properties):
+    doc, outputs, _ = vasp_properties
+    energies = [reference(f"si2_props_eos_{i}")["energy_ev"] for i in range(N_EOS)]
+    n_atoms = len(input_structure("si2_props_relax1"))
+    np.testing.assert_allclose(doc.eos.energies, np.array(energies) / n_atoms, atol=1e-9)
+    # atomate2 spaces linear strains evenly: the volumes span −5 … +5 % of the relaxed cell
+    np.testing.assert_allclose(doc.eos.volume_strains[0], -0.05, atol=1e-9)
+    np.testing.assert_allclose(doc.eos.volume_strains[-1], 0.05, atol=1e-9)
+    # our Birch–Murnaghan fit agrees with atomate2's on the same points
+    atomate2_eos = next(o for o in outputs if isinstance(o, dict) and "EOS" in o.get("relax", {}))
+    b0_atomate2 = atomate2_eos["relax"]["EOS"]["birch_murnaghan"]["b0 GPa"]
+    assert doc.eos.b0 == pytest.approx(b0_atomate2, rel=5e-3)
+
+
+def test_property_suite_elastic_tensor_is_atomate2s_and_cubic(vasp_properties):
+    from atomate2.common.schemas.elastic import ElasticDocument
+
+    doc, outputs, _ = vasp_properties
+    atomate2_elastic = next(o for o in outputs if isinstance(o, ElasticDocument))
+    c = np.array(doc.elastic.elastic_tensor_raw)
+    np.testing.assert_allclose(c, atomate2_elastic.elastic_tensor.raw, atol=1e-6)
+    # diamond Si: cubic tensor, Born-stable (C11 > |C12|, C11 + 2 C12 > 0, C44 > 0)
+    c11, c12, c44 = np.mean(np.diag(c)[:3]), c[0, 1], c[3, 3]
+    np.testing.assert_allclose(np.diag(c)[:3], c11, rtol=1e-2)
+    np.testing.assert_allclose([c[0, 2], c[1, 2]], c12, rtol=2e-2)
+    np.testing.assert_allclose(np.diag(c)[3:], c44, rtol=1e-2)
+    assert c11 > abs(c12)
+    assert c11 + 2 * c12 > 0
+    assert c44 > 0
+    assert doc.elastic.elastically_stable
+    # two independent routes to the bulk modulus agree: EOS curvature and (C11 + 2 C12)/3
+    assert doc.elastic.k_vrh == pytest.approx((c11 + 2 * c12) / 3, rel=1e-3)
+    assert doc.elastic.k_vrh == pytest.approx(doc.eos.b0, rel=0.05)
+    # PBE silicon: B ≈ 88 GPa (the local-preset GPAW suite gives 88.8); 250 eV here
+    assert 75 < doc.eos.b0 < 100
+    assert doc.slack.bulk_modulus == pytest.approx(doc.elastic.k_vrh)
+
+
+@pytest.mark.dft
+def test_property_suite_agrees_with_the_gpaw_suite(vasp_properties, tmp_path, monkeypatch):
+    """Same numbers, two protocols: atomate2's VASP flows on GPAW outputs vs our GPAW suite.
+
+    The fake's outputs are GPAW at the settings in their reference.json; DFTPropertiesMaker
+    runs GPAW itself at those settings, with its own EOS volumes (exact 1 % steps) and
+    relaxations. The moduli must agree to well within the paper's error bars.
+    """
+    from mlip_finetune.dft.settings import DFTSettings
+    from mlip_finetune.evaluation.jobs import DFTPropertiesMaker
+    from mlip_finetune.evaluation.metrics import compare_properties
+    from mlip_finetune.report.tables import as_json_dict, properties_table
+
+    vasp_doc, _, _ = vasp_properties
+    monkeypatch.chdir(tmp_path)
+    chain = reference("si2_props_relax1")  # the GPAW settings the fake's outputs were made with
+    settings = DFTSettings.model_validate(chain["gpaw_settings"])
+    flow = DFTPropertiesMaker(settings=settings, fmax=chain["relax"]["fmax"]).make(
+        input_structure("si2_props_relax1")
+    )
+    gpaw_doc = run_locally(flow, create_folders=True, raise_immediately=True)[flow.output.uuid][
+        1
+    ].output
+    errors = compare_properties(vasp_doc, gpaw_doc)
+    # the same strained cells (atomate2's deformations of the same relaxed cell): the
+    # elastic fits agree to numerical noise (measured: 1e-10 %); the EOS grids differ
+    # (linear vs volume steps): B0 within 0.5 % (measured: 0.04 %)
+    for quantity in ("k_vrh", "g_vrh", "c11", "c12", "c44", "slack_kappa"):
+        assert abs(getattr(errors, quantity)) < 0.1, (quantity, errors)  # %
+    for quantity in ("b0", "v0"):
+        assert abs(getattr(errors, quantity)) < 0.5, (quantity, errors)  # %
+    # the VASP document renders in the report's property table like the GPAW one
+    report = {
+        "dft_properties": as_json_dict(gpaw_doc),
+        "properties": [as_json_dict(vasp_doc.model_copy(update={"label": "vasp"}))],
+        "property_errors": [as_json_dict(errors.model_copy(update={"label": "vasp"}))],
+    }
+    _, _, rows = properties_table(report)
+    assert [row[0] for row in rows] == ["DFT", "vasp"]
+    assert rows[1][1].startswith(f"{vasp_doc.eos.b0:.2f} (")  # value, then its error
+
+
+def test_property_suite_survives_a_failed_eos_point(vasp_properties, tmp_path, monkeypatch):
+    """A crashed VASP point loses nothing else: the fit uses the other 10, the gap is noted."""
+    from mlip_finetune.dft.vasp import paper_properties_maker
+
+    full, _, _ = vasp_properties
+    flow = paper_properties_maker().make(input_structure("si2_props_relax1"))
+    monkeypatch.chdir(tmp_path)
+    with fake_vasp(monkeypatch) as fake:
+        for job_name, case, tags in property_registrations():
+            fake.register(job_name, case, tags)
+        fake.fail("vasp eos relax deformation 3")
+        responses = run_locally(flow, create_folders=True, raise_immediately=False)
+    doc = responses[flow.output.uuid][1].output
+    assert doc.failures == {"eos_points": "1 of 11 failed"}
+    assert len(doc.eos.volumes) == N_EOS - 1
+    assert doc.eos.b0 == pytest.approx(full.eos.b0, rel=5e-3)
+    np.testing.assert_allclose(doc.elastic.elastic_tensor_raw, full.elastic.elastic_tensor_raw)

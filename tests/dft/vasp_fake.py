@@ -67,6 +67,8 @@ PAPER_KSPACING: float = 0.1
 #: PBE_54 PAW datasets atomate2 picks for the elements of the reference cases.
 PAPER_POTCARS: dict[str, str] = {"Si": "Si", "Na": "Na_pv", "Cl": "Cl"}
 PAPER_POTCAR_FUNCTIONAL = "PBE_54"
+#: Largest difference (Å) between a job's cell vectors and its reference case's.
+LATTICE_TOLERANCE: float = 1e-6
 
 
 class VaspInputDriftError(ValueError):
@@ -97,6 +99,7 @@ def check_paper_inputs(
     *,
     kspacing: float | None = PAPER_KSPACING,
     reference_incar: Path | None = None,
+    reference_poscar: Path | None = None,
 ) -> None:
     """Check the VASP inputs in ``directory`` against the paper's settings.
 
@@ -110,6 +113,10 @@ def check_paper_inputs(
         Required Γ-centred mesh spacing (Å⁻¹, with 2π); None skips the mesh check.
     reference_incar
         If given, the INCAR must have exactly this file's tags and values as well.
+    reference_poscar
+        If given, the POSCAR's cell must be this file's, within
+        :data:`LATTICE_TOLERANCE` (atomate2's own check compares fractional coordinates
+        only, which are the same for every strained cell of an EOS or elastic flow).
 
     Raises
     ------
@@ -134,6 +141,15 @@ def check_paper_inputs(
             if key not in tags and not _same(reference.get(key), incar.get(key))
         ]
     poscar = Poscar.from_file(directory / "POSCAR")
+    if reference_poscar is not None:
+        expected = Poscar.from_file(reference_poscar).structure.lattice.matrix
+        if not np.allclose(
+            poscar.structure.lattice.matrix, expected, rtol=0, atol=LATTICE_TOLERANCE
+        ):
+            problems.append(
+                f"POSCAR cell: expected {expected.round(6).tolist()}, got "
+                f"{poscar.structure.lattice.matrix.round(6).tolist()}"
+            )
     if kspacing is not None:
         kpoints_path = directory / "KPOINTS"
         if not kpoints_path.is_file():
@@ -163,6 +179,7 @@ class FakeVasp:
 
     cases: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
+    failing: set[str] = field(default_factory=set)
 
     def register(self, job_name: str, case: str, tags: dict[str, Any]) -> None:
         """Answer VASP jobs named ``job_name`` with ``case``, requiring the INCAR ``tags``.
@@ -173,6 +190,14 @@ class FakeVasp:
         if not (REFERENCE_DIR / case / "outputs").is_dir():
             raise FileNotFoundError(f"No reference case {case!r} in {REFERENCE_DIR}.")
         self.cases[job_name] = (case, tags)
+
+    def fail(self, job_name: str) -> None:
+        """Make the VASP job named exactly ``job_name`` fail as custodian reports it.
+
+        Its inputs are still checked first; then custodian's ``NonRecoverableError`` is
+        raised, as when VASP crashes in a way no handler can fix.
+        """
+        self.failing.add(job_name)
 
     def lookup(self, job_name: str) -> tuple[str, dict[str, Any]]:
         """Return (case, tags) of the longest registration matching ``job_name``."""
@@ -215,8 +240,15 @@ def fake_vasp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeVasp]:
         case, tags = fake.lookup(name)
         fake.calls.append({"job": name, "case": case, "run_vasp_kwargs": kwargs})
         check_paper_inputs(
-            Path.cwd(), tags, reference_incar=REFERENCE_DIR / case / "inputs" / "INCAR"
+            Path.cwd(),
+            tags,
+            reference_incar=REFERENCE_DIR / case / "inputs" / "INCAR",
+            reference_poscar=REFERENCE_DIR / case / "inputs" / "POSCAR",
         )
+        if name in fake.failing:
+            from custodian.custodian import NonRecoverableError
+
+            raise NonRecoverableError(f"fake VASP: {name} failed", raises=True, handler=None)
         # atomate2's own checks against the reference inputs, then its output copy; the
         # generated inputs stay in the directory, as after a real run.
         atomate2_register({name: case}, {name: {"clear_inputs": False}})

@@ -111,7 +111,17 @@ def test_vasp_engine_builds_the_same_flow_with_vasp_jobs(si_primitive, random_ma
     assert job_kind("vasp static 3/20") is JobKind.DFT
     assert job_kind("vasp static document 3/20") is JobKind.LIGHT
     assert job_kind("vasp phonon static 2/4") is JobKind.DFT
-    with pytest.raises(ValueError, match="open engine"):
-        material_flow_maker("paper", dft_engine="vasp", properties=True)
+    # the DFT property suite through atomate2's VASP elastic and EOS flows
+    from mlip_finetune.dft.vasp import VaspPropertiesMaker
+
+    with_properties = material_flow_maker("paper", dft_engine="vasp", properties=True)
+    assert isinstance(with_properties.dft_properties_maker, VaspPropertiesMaker)
+    flow = with_properties.make(si_primitive, foundation, label="Si")
+    kinds = {j.name: job_kind(j) for j, _ in flow.iterflow()}
+    assert kinds["vasp properties relax 1"] is JobKind.DFT
+    assert kinds["vasp eos relax deformation 10"] is JobKind.DFT
+    assert kinds["vasp properties document"] is JobKind.LIGHT
+    assert kinds["property errors"] is JobKind.LIGHT
+    assert "dft properties relax" not in kinds  # no GPAW job in a VASP flow
     with pytest.raises(ValueError, match="Unknown DFT engine"):
         material_flow_maker("paper", dft_engine="abinit")

@@ -271,6 +271,19 @@ def test_cli_submit_dry_run_shows_routing(tmp_path, make_project, si_primitive, 
     lines = {" ".join(line.replace("│", " ").split()) for line in result.output.splitlines()}
     assert "finetune scratch frames<=0 gpu gpu" in lines
     assert not any(line.startswith("finetune transfer frames") for line in lines)
+    # the DFT property suite with VASP: atomate2's EOS and elastic flows on the CPU worker
+    result = runner.invoke(
+        _app(),
+        [
+            "submit", str(cif), "-f", str(random_mace_si), "--preset", "test", "--dry-run",
+            "--properties", "--dft-engine", "vasp",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = {" ".join(line.replace("│", " ").split()) for line in result.output.splitlines()}
+    assert "vasp properties relax 1 dft cpu" in lines
+    assert "vasp eos relax deformation 10 dft cpu" in lines
+    assert "vasp properties document light small" in lines
     result = runner.invoke(
         _app(),
         ["submit", str(cif), "-f", str(random_mace_si), "--dry-run", "--curve-strategies", "lora"],

@@ -13,7 +13,10 @@ log file name), ``relax`` (fmax eV/Å, relax_cell, max_steps, optimizer, traject
 Output keys: ``energy`` and ``free_energy`` (eV), ``forces`` (n, 3; eV/Å), ``stress``
 (3, 3; eV/Å³, ASE sign convention), ``kpts`` (the calculator's k-point input), ``converged``
 (SCF), ``error`` (message or null), ``n_steps``, ``relax_converged``, ``atoms`` (final
-geometry, same keys as the input).
+geometry, same keys as the input), ``bands`` (irreducible k-points, fractional, and their
+weights; Kohn–Sham eigenvalues, eV, and occupations scaled to 0…1 per spin channel, both
+indexed [spin][k-point][band]; the Fermi level, eV; the fake VASP outputs of the tests
+write them into vasprun.xml).
 
 Exit codes: 0 success; 3 SCF not converged (``out.json`` still written with
 ``converged: false``); anything else is an uncaught error with a traceback on stderr.
@@ -64,6 +67,31 @@ def _relax(atoms: Any, options: dict[str, Any], comm: Any) -> tuple[int, bool]:
     return int(optimizer.nsteps), relax_converged
 
 
+def _bands(calc: Any) -> dict[str, Any]:
+    """Eigenvalues (eV), occupations (0…1 per spin channel) and Fermi level (eV) of a run."""
+    n_spins = calc.get_number_of_spins()
+    weights = calc.get_k_point_weights()
+    eigenvalues, occupations = [], []
+    for spin in range(n_spins):
+        eigenvalues.append(
+            [calc.get_eigenvalues(kpt=k, spin=spin).tolist() for k in range(len(weights))]
+        )
+        # ASE's GPAW returns occupations times the k-point weight and 2/n_spins
+        occupations.append(
+            [
+                (calc.get_occupation_numbers(kpt=k, spin=spin) / (w * 2 / n_spins)).tolist()
+                for k, w in enumerate(weights)
+            ]
+        )
+    return {
+        "kpoints": calc.get_ibz_k_points().tolist(),
+        "weights": weights.tolist(),
+        "eigenvalues": eigenvalues,
+        "occupations": occupations,
+        "fermi_level": float(calc.get_fermi_level()),
+    }
+
+
 def run(input_path: Path, output_path: Path) -> int:
     """Run the calculation described by ``input_path`` and write ``output_path``.
 
@@ -100,6 +128,7 @@ def run(input_path: Path, output_path: Path) -> int:
             "converged": True,
             "n_steps": n_steps,
             "relax_converged": relax_converged,
+            "bands": _bands(atoms.calc),
         }
     except KohnShamConvergenceError as error:
         out |= {"converged": False, "error": f"SCF did not converge: {error!r}"}

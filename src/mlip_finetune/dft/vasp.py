@@ -41,15 +41,18 @@ import numpy as np
 from atomate2.vasp.jobs.base import BaseVaspMaker
 from atomate2.vasp.jobs.core import RelaxMaker, StaticMaker
 from atomate2.vasp.sets.core import RelaxSetGenerator, StaticSetGenerator
-from jobflow import Flow, Maker, OutputReference, job
+from jobflow import Flow, Maker, OnMissing, OutputReference, job
 from pymatgen.io.vasp import Incar, Kpoints
 
 from mlip_finetune.dft.jobs import as_structure
 from mlip_finetune.dft.settings import kpoint_mesh
+from mlip_finetune.evaluation.thermal_conductivity import SLACK_TEMPERATURE_K
 from mlip_finetune.schemas.dft import StaticDocument
+from mlip_finetune.schemas.properties import ModelPropertiesDocument
 from mlip_finetune.units import KBAR_TO_GPA
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from atomate2.vasp.flows.core import DoubleRelaxMaker
@@ -531,6 +534,259 @@ def paper_eos_maker(*, spin_polarised: bool = False) -> EosMaker:
         eos_relax_maker=_paper_relax(spin_polarised, "vasp eos relax", ISIF=4),
         linear_strain=((1 + low) ** (1 / 3) - 1, (1 + high) ** (1 / 3) - 1),
         number_of_frames=PAPER_EOS_N_VOLUMES,
+    )
+
+
+def paper_properties_maker(*, spin_polarised: bool = False) -> VaspPropertiesMaker:
+    """Return the VASP property suite (EOS, elastic tensor, Slack κ) with the paper's settings.
+
+    Parameters
+    ----------
+    spin_polarised
+        Collinear spin polarisation of every VASP job.
+
+    Returns
+    -------
+    VaspPropertiesMaker
+        One bulk ``DoubleRelaxMaker`` (jobs ``"vasp properties relax 1"`` and ``"... 2"``,
+        ISIF 3 to 0.5 meV/Å), then :func:`paper_elastic_maker` and :func:`paper_eos_maker`
+        on the relaxed cell without their own bulk relaxations.
+    """
+    from atomate2.vasp.flows.core import DoubleRelaxMaker
+
+    return VaspPropertiesMaker(
+        relax_maker=DoubleRelaxMaker.from_relax_maker(
+            _paper_relax(spin_polarised, "vasp properties relax")
+        ),
+        elastic_maker=paper_elastic_maker(spin_polarised=spin_polarised),
+        eos_maker=paper_eos_maker(spin_polarised=spin_polarised),
+    )
+
+
+def _default_properties_relax() -> DoubleRelaxMaker:
+    return paper_properties_maker().relax_maker
+
+
+def _fmax_of(maker: BaseVaspMaker) -> float | None:
+    """Force threshold (eV/Å) of a VASP relaxation maker from a negative EDIFFG, else None."""
+    ediffg = float(maker.input_set_generator.preset_incar.get("EDIFFG", 0.0) or 0.0)
+    return -ediffg if ediffg < 0 else None
+
+
+@dataclass
+class VaspPropertiesMaker(Maker):
+    """DFT EOS, elastic tensor and Slack κ with VASP, through atomate2's flows (paper §4.1).
+
+    The VASP counterpart of :class:`mlip_finetune.evaluation.jobs.DFTPropertiesMaker`, a
+    drop-in ``dft_properties_maker`` of the material flow. One bulk relaxation feeds
+    atomate2's ``ElasticMaker`` and ``EosMaker`` (both with their own bulk relaxation
+    switched off, so the cell is relaxed once); ``"vasp properties document"`` then converts
+    their outputs with the analysis of the ML side
+    (:func:`mlip_finetune.evaluation.jobs.properties_from_points`, see
+    :func:`properties_from_vasp`). The atomate2 documents (TaskDocs, ``ElasticDocument``,
+    EOS fits) stay in the store.
+
+    Parameters
+    ----------
+    name
+        Flow name.
+    relax_maker
+        Bulk relaxation (cell and positions), a Maker whose output is a VASP ``TaskDoc``
+        (default: :func:`paper_properties_maker`'s ``DoubleRelaxMaker``).
+    elastic_maker
+        atomate2 ``ElasticMaker`` (default :func:`paper_elastic_maker`); its
+        ``bulk_relax_maker`` is not used.
+    eos_maker
+        atomate2 ``EosMaker`` (default :func:`paper_eos_maker`); its
+        ``initial_relax_maker`` is not used.
+    slack_temperature
+        Temperature of the Slack κ (K).
+
+    Notes
+    -----
+    No DFT phase-transition search runs with VASP: the ``phase_transitions`` field of the
+    output is None (the GPAW suite has it, :func:`~mlip_finetune.evaluation.jobs.
+    dft_phase_transitions`).
+    """
+
+    name: str = "vasp properties"
+    relax_maker: Maker = field(default_factory=_default_properties_relax)
+    elastic_maker: ElasticMaker = field(default_factory=paper_elastic_maker)
+    eos_maker: EosMaker = field(default_factory=paper_eos_maker)
+    slack_temperature: float = SLACK_TEMPERATURE_K
+
+    def make(self, structure: Structure | OutputReference) -> Flow:
+        """Return the VASP property flow of one structure.
+
+        Parameters
+        ----------
+        structure
+            Unit cell (Å), or a reference to one.
+
+        Returns
+        -------
+        Flow
+            Named ``self.name``: the bulk relaxation, atomate2's elastic and EOS flows and
+            ``"vasp properties document"``, whose
+            :class:`~mlip_finetune.schemas.properties.ModelPropertiesDocument` (label
+            ``"dft"``, engine ``"vasp"``) is the Flow's output.
+
+        Raises
+        ------
+        TypeError
+            If the elastic or EOS relaxation maker is not an atomate2 VASP maker.
+        """
+        from dataclasses import replace
+
+        for what, maker in (
+            ("elastic_maker.elastic_relax_maker", self.elastic_maker.elastic_relax_maker),
+            ("eos_maker.eos_relax_maker", self.eos_maker.eos_relax_maker),
+        ):
+            if not isinstance(maker, BaseVaspMaker):
+                raise TypeError(f"{what} must be an atomate2 VASP maker, got {type(maker)}.")
+        relax = self.relax_maker.make(structure)
+        relaxed = relax.output.structure
+        # no prev_dir: the paper's INCARs write no WAVECAR or CHGCAR (LWAVE, LCHARG False)
+        # that the strained cells could start from
+        elastic = replace(self.elastic_maker, bulk_relax_maker=None).make(
+            relaxed, equilibrium_stress=relax.output.output.stress
+        )
+        eos = replace(self.eos_maker, initial_relax_maker=None).make(relaxed)
+        prefix = f"{self.eos_maker.eos_relax_maker.name} deformation "
+        eos_points = [j for j, _ in eos.iterflow() if (j.name or "").startswith(prefix)]
+        assemble = vasp_properties_document(
+            relax.output,
+            [j.output for j in eos_points],
+            elastic.output,
+            elastic_fmax=_fmax_of(self.elastic_maker.elastic_relax_maker),
+            slack_temperature=self.slack_temperature,
+        )
+        # a failed VASP point must not lose the others: missing outputs arrive as None
+        assemble.config.on_missing_references = OnMissing.NONE
+        assemble.name = "vasp properties document"
+        assemble.metadata.update(CONVERSION_JOB_METADATA)
+        return Flow([relax, elastic, eos, assemble], output=assemble.output, name=self.name)
+
+
+def properties_from_vasp(
+    relax_task: TaskDoc | dict,
+    eos_tasks: Sequence[TaskDoc | dict],
+    elastic_document: Any,
+    *,
+    label: str = "dft",
+    elastic_fmax: float | None = None,
+    slack_temperature: float = SLACK_TEMPERATURE_K,
+) -> ModelPropertiesDocument:
+    """Convert atomate2's VASP relaxation, EOS points and ``ElasticDocument`` to our document.
+
+    The fits are redone with the ML side's analysis
+    (:func:`mlip_finetune.evaluation.jobs.properties_from_points`), so DFT and models are
+    compared with identical code: Birch–Murnaghan on the EOS points' energies and volumes,
+    and the elastic fit on the ``ElasticDocument``'s ``fitting_data`` (deformations and
+    Cauchy stresses already expanded by symmetry and converted to GPa, tensile > 0, by
+    atomate2) with its equilibrium stress. For the same stresses this reproduces atomate2's
+    tensor (the tests check it).
+
+    Parameters
+    ----------
+    relax_task
+        TaskDoc of the bulk relaxation (its final structure is the equilibrium).
+    eos_tasks
+        TaskDocs of the EOS points (fixed-volume relaxations), any order; None for a
+        failed point (the fit uses the others).
+    elastic_document
+        atomate2 ``ElasticDocument`` (or its dict) of the strained cells; None if atomate2's
+        fit did not run.
+    label
+        Stored label.
+    elastic_fmax
+        Force threshold of the strained-cell relaxations (eV/Å), stored.
+    slack_temperature
+        Temperature of the Slack κ (K).
+
+    Returns
+    -------
+    ModelPropertiesDocument
+        Engine ``"vasp"``; ``dft_settings`` hold the bulk relaxation's INCAR, mesh and
+        POTCARs; volume strains are measured from the relaxed volume; the strained cells'
+        wall times and convergence flags are not in atomate2's ``ElasticDocument`` and are
+        recorded as 0 s and unknown. Failed points are recorded in ``failures``
+        (``"eos_points"``, ``"elastic_points"``, ``"elastic"``), as are failed fits.
+
+    Raises
+    ------
+    ValueError
+        If a TaskDoc lacks energy, forces or stress (:func:`static_document_from_task`), or
+        the ``ElasticDocument`` has no fitting data.
+    """
+    from atomate2.common.schemas.elastic import ElasticDocument as Atomate2ElasticDocument
+    from emmet.core.tasks import TaskDoc
+
+    from mlip_finetune.evaluation.jobs import properties_from_points
+
+    def document(task: TaskDoc | dict, name: str) -> StaticDocument:
+        task = task if isinstance(task, TaskDoc) else TaskDoc.model_validate(task)
+        return static_document_from_task(task, task.input.structure, label=name)
+
+    equilibrium = document(relax_task, "vasp properties relax")
+    failures = {}
+    done = [t for t in eos_tasks if t is not None]
+    if len(done) < len(eos_tasks):
+        failures["eos_points"] = f"{len(eos_tasks) - len(done)} of {len(eos_tasks)} failed"
+    eos = sorted(
+        (document(t, f"vasp eos {i + 1}/{len(done)}") for i, t in enumerate(done)),
+        key=lambda d: d.structure.volume,
+    )
+    deformations, stresses, fitting_method = [], [], "finite_difference"
+    fitting = None
+    if elastic_document is None:
+        failures["elastic"] = "atomate2's elastic fit did not run (failed deformations)"
+    else:
+        elastic = (
+            elastic_document
+            if isinstance(elastic_document, Atomate2ElasticDocument)
+            else Atomate2ElasticDocument.model_validate(elastic_document)
+        )
+        fitting = elastic.fitting_data
+        if fitting is None or not fitting.deformations or not fitting.cauchy_stresses:
+            raise ValueError("The ElasticDocument has no fitting data (deformations, stresses).")
+        deformations = [np.asarray(d, dtype=float) for d in fitting.deformations]
+        stresses = [np.asarray(s, dtype=float) for s in fitting.cauchy_stresses]
+        fitting_method = elastic.fitting_method or fitting_method
+        if fitting.failed_uuids:
+            failures["elastic_points"] = f"atomate2 deformations failed: {fitting.failed_uuids}"
+    return properties_from_points(
+        equilibrium,
+        eos,
+        deformations,
+        stresses,
+        label=label,
+        relaxed=True,
+        volume_strains=[d.structure.volume / equilibrium.structure.volume - 1 for d in eos],
+        fmax=elastic_fmax,
+        fitting_method=fitting_method,
+        symprec=None,  # atomate2 stores the strains already expanded by symmetry
+        slack_temperature=slack_temperature,
+        failures=failures,
+    )
+
+
+@job(output_schema=ModelPropertiesDocument)
+def vasp_properties_document(
+    relax_task: Any,
+    eos_tasks: list,
+    elastic_document: Any,
+    *,
+    elastic_fmax: float | None = None,
+    slack_temperature: float = SLACK_TEMPERATURE_K,
+) -> ModelPropertiesDocument:
+    """Job: :func:`properties_from_vasp` (label ``"dft"``); see it for parameters and errors."""
+    return properties_from_vasp(
+        relax_task,
+        eos_tasks,
+        elastic_document,
+        elastic_fmax=elastic_fmax,
+        slack_temperature=slack_temperature,
     )
 
 

@@ -864,18 +864,95 @@ def dft_properties_from_statics(
         ``wall_times`` are sums of the statics' wall times (s); a failed fit is recorded
         in ``failures``.
     """
+    elastic_statics = [StaticDocument.model_validate(d) for d in elastic_statics]
+    return properties_from_points(
+        equilibrium,
+        eos_statics,
+        deformations,
+        [np.asarray(d.stress, dtype=float) for d in elastic_statics],
+        label=label,
+        relaxed=relaxed,
+        volume_strains=volume_strains,
+        fmax=fmax,
+        fitting_method=fitting_method,
+        symprec=symprec if sym_reduce else None,
+        elastic_converged=_relax_flags(elastic_statics),
+        elastic_wall_time_s=float(sum(d.wall_time_s for d in elastic_statics)),
+        slack_temperature=slack_temperature,
+        phase_transitions=phase_transitions,
+        phase_transition_settings=phase_transition_settings,
+    )
+
+
+def properties_from_points(
+    equilibrium: StaticDocument,
+    eos_statics: Sequence[StaticDocument],
+    deformations: Sequence[Sequence[Sequence[float]]],
+    elastic_stresses: Sequence[Sequence[Sequence[float]]],
+    *,
+    label: str = "dft",
+    relaxed: bool = True,
+    volume_strains: Sequence[float] | None = None,
+    fmax: float | None = None,
+    fitting_method: FittingMethod = "finite_difference",
+    symprec: float | None = DEFAULT_SYMPREC,
+    elastic_converged: Sequence[bool] | None = None,
+    elastic_wall_time_s: float = 0.0,
+    slack_temperature: float = SLACK_TEMPERATURE_K,
+    phase_transitions: PhaseTransitionDocument | None = None,
+    phase_transition_settings: PhaseTransitionSettings | None = None,
+    failures: dict[str, str] | None = None,
+) -> ModelPropertiesDocument:
+    """EOS, elastic tensor and Slack κ from the points of any code (the shared analysis).
+
+    :func:`~mlip_finetune.evaluation.eos.eos_document_from_energies` on the volumes and
+    total energies of ``eos_statics``,
+    :func:`~mlip_finetune.evaluation.elastic.elastic_document_from_stresses` on
+    ``elastic_stresses`` with the equilibrium stress of ``equilibrium``, then Slack. Used by
+    :func:`dft_properties_from_statics` (GPAW) and
+    :func:`mlip_finetune.dft.vasp.properties_from_vasp` (atomate2's VASP flows).
+
+    Parameters
+    ----------
+    equilibrium
+        Static (or relaxation) of the equilibrium structure.
+    eos_statics
+        Fixed-volume relaxations of the scaled structures, one per EOS point.
+    deformations
+        Deformation gradients F (3×3), one per elastic stress.
+    elastic_stresses
+        Cauchy stresses of the relaxed strained cells (3×3, GPa, tensile > 0).
+    label, relaxed, volume_strains, fmax, fitting_method
+        See :func:`dft_properties_from_statics`.
+    symprec
+        Expand symmetry-reduced strains with this precision (Å); None if every strain was
+        computed (or already expanded, as in atomate2's ``ElasticDocument``).
+    elastic_converged
+        Convergence flag of each strained-cell relaxation, if known.
+    elastic_wall_time_s
+        Summed wall time of the strained-cell relaxations (s).
+    slack_temperature, phase_transitions, phase_transition_settings
+        See :func:`dft_properties_from_statics`.
+    failures
+        Failures found earlier, kept in the document; an ``"elastic"`` entry skips the
+        elastic fit (no strained cells).
+
+    Returns
+    -------
+    ModelPropertiesDocument
+        A failed EOS or elastic fit is recorded in ``failures`` (nothing raised).
+    """
     from mlip_finetune.evaluation.elastic import ElasticFitError, elastic_document_from_stresses
     from mlip_finetune.evaluation.eos import EOSFitError, eos_document_from_energies
 
     equilibrium = StaticDocument.model_validate(equilibrium)
     eos_statics = [StaticDocument.model_validate(d) for d in eos_statics]
-    elastic_statics = [StaticDocument.model_validate(d) for d in elastic_statics]
     structure = equilibrium.structure
-    failures: dict[str, str] = {}
+    failures = dict(failures or {})
     wall_times = {
         "relax" if relaxed else "static": equilibrium.wall_time_s,
         "eos": float(sum(d.wall_time_s for d in eos_statics)),
-        "elastic": float(sum(d.wall_time_s for d in elastic_statics)),
+        "elastic": float(elastic_wall_time_s),
     }
     eos = None
     try:
@@ -893,21 +970,22 @@ def dft_properties_from_statics(
     except EOSFitError as err:
         failures["eos"] = str(err)
     elastic = None
-    try:
-        elastic = elastic_document_from_stresses(
-            structure,
-            [np.asarray(d, dtype=float) for d in deformations],
-            [np.asarray(d.stress, dtype=float) for d in elastic_statics],
-            label,
-            equilibrium_stress=np.asarray(equilibrium.stress, dtype=float),
-            fitting_method=fitting_method,
-            symprec=symprec if sym_reduce else None,
-            fmax=fmax,
-            relax_converged=_relax_flags(elastic_statics),
-            wall_time_s=wall_times["elastic"],
-        )
-    except ElasticFitError as err:
-        failures["elastic"] = str(err)
+    if "elastic" not in failures:  # else no strained cells to fit (their failure is recorded)
+        try:
+            elastic = elastic_document_from_stresses(
+                structure,
+                [np.asarray(d, dtype=float) for d in deformations],
+                [np.asarray(d, dtype=float) for d in elastic_stresses],
+                label,
+                equilibrium_stress=np.asarray(equilibrium.stress, dtype=float),
+                fitting_method=fitting_method,
+                symprec=symprec,
+                fmax=fmax,
+                relax_converged=None if elastic_converged is None else list(elastic_converged),
+                wall_time_s=wall_times["elastic"],
+            )
+        except ElasticFitError as err:
+            failures["elastic"] = str(err)
     slack = _slack_or_failure(elastic, slack_temperature, failures)
     if phase_transitions is not None:
         wall_times["phase_transitions"] = phase_transitions.wall_time_s

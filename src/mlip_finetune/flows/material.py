@@ -12,7 +12,6 @@ from mlip_finetune.data.jobs import TrainingDataMaker
 from mlip_finetune.dft.jobs import ReferenceStaticsMaker, RelaxMaker, StaticMaker
 from mlip_finetune.evaluation.forgetting import forgetting_check
 from mlip_finetune.evaluation.jobs import (
-    DFTPropertiesMaker,
     MLPhononMaker,
     MLPropertiesMaker,
     phonons_from_statics,
@@ -86,7 +85,8 @@ class MaterialFlowMaker(Maker):
     Optionally a data-efficiency curve of every strategy (:class:`DataEfficiencyMaker`), a
     distilled surrogate of one fine-tuned model (:class:`SurrogateMaker`) with its phonons,
     the property suite of every model and of DFT (EOS, elastic tensor, Slack κ, phase
-    transitions; :class:`MLPropertiesMaker`, :class:`DFTPropertiesMaker`) with the errors
+    transitions; :class:`MLPropertiesMaker`, :class:`DFTPropertiesMaker` or
+    :class:`~mlip_finetune.dft.vasp.VaspPropertiesMaker`) with the errors
     against DFT, and the forgetting check (errors against the foundation's labels on
     structures far from the material).
 
@@ -133,7 +133,11 @@ class MaterialFlowMaker(Maker):
         Strategy whose model is the teacher; None takes the first strategy.
     ml_properties_maker, dft_properties_maker
         Property suite (paper §3.4–3.5, §4.5–4.6) for every model and for DFT; both or
-        neither. Phonon-derived stability comes from the phonon jobs.
+        neither. The DFT one is a :class:`~mlip_finetune.evaluation.jobs.DFTPropertiesMaker`
+        (GPAW) or a :class:`~mlip_finetune.dft.vasp.VaspPropertiesMaker` (atomate2's VASP
+        elastic and EOS flows); any Maker whose ``make(structure)`` outputs a
+        ``ModelPropertiesDocument`` works. Phonon-derived stability comes from the phonon
+        jobs.
     forgetting
         Run the forgetting check (:func:`~mlip_finetune.evaluation.forgetting.forgetting_check`).
     """
@@ -154,7 +158,7 @@ class MaterialFlowMaker(Maker):
     surrogate_maker: SurrogateMaker | None = None
     surrogate_teacher: str | None = None
     ml_properties_maker: MLPropertiesMaker | None = None
-    dft_properties_maker: DFTPropertiesMaker | None = None
+    dft_properties_maker: Maker | None = None
     forgetting: bool = False
 
     def make(

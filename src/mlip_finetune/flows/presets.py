@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from mlip_finetune.data.jobs import TrainingDataMaker
 from mlip_finetune.data.utils import SupercellProtocol
@@ -14,6 +15,9 @@ from mlip_finetune.fitting.jobs import FineTuneMaker
 from mlip_finetune.fitting.strategies import FineTuneStrategy, default_settings
 from mlip_finetune.flows.material import MaterialFlowMaker
 from mlip_finetune.schemas.phase_transitions import PhaseTransitionSettings
+
+if TYPE_CHECKING:
+    from jobflow import Maker
 
 
 class RunPreset(StrEnum):
@@ -74,7 +78,9 @@ def material_flow_maker(
     dft_engine
         ``"gpaw"`` (the open engine, runs anywhere) or ``"vasp"``: atomate2's VASP makers with
         the paper's settings (:mod:`mlip_finetune.dft.vasp`) for the training statics, the
-        reference relaxation and phonons (needs VASP and POTCARs on the worker).
+        reference relaxation and phonons, and with ``properties`` the DFT EOS, elastic tensor
+        and Slack κ (:func:`~mlip_finetune.dft.vasp.paper_properties_maker`; no DFT
+        phase-transition search with VASP). Needs VASP and POTCARs on the worker.
 
     Returns
     -------
@@ -83,9 +89,8 @@ def material_flow_maker(
     Raises
     ------
     ValueError
-        On an unknown preset, strategy or DFT engine name, curve strategies that are not
-        trained, or ``properties`` with VASP (the
-        DFT property suite runs through the open engine only so far).
+        On an unknown preset, strategy or DFT engine name, or curve strategies that are not
+        trained.
     """
     preset = RunPreset(preset)
     strategies = tuple(FineTuneStrategy(s) for s in strategies)
@@ -115,6 +120,7 @@ def material_flow_maker(
     surrogate = None
     if distil is not None:
         surrogate = SurrogateMaker(settings=_distillation(preset, epochs), device=device)
+    static_maker, relax_maker = _dft_makers(dft_engine, dft, relax_fmax)
     ml_properties = dft_properties = None
     if properties:
         search = PhaseTransitionSettings()
@@ -131,15 +137,7 @@ def material_flow_maker(
             device=device,
             phase_transition_settings=search,
         )
-        dft_properties = DFTPropertiesMaker(
-            settings=dft,
-            fmax=relax_fmax,
-            max_steps=200 if preset is RunPreset.PAPER else 100,
-            # thousands of DFT statics for a 3-D unstable mode: only at paper scale
-            phase_transitions=preset is RunPreset.PAPER,
-            min_length=min_length,
-        )
-    static_maker, relax_maker = _dft_makers(dft_engine, dft, relax_fmax, properties=properties)
+        dft_properties = _dft_properties_maker(dft_engine, dft, preset, relax_fmax, min_length)
     return MaterialFlowMaker(
         training_data_maker=data,
         static_maker=static_maker,
@@ -179,14 +177,30 @@ def _distillation(preset: RunPreset, epochs: int) -> DistillationSettings:
     return settings
 
 
-def _dft_makers(dft_engine: str, dft: DFTSettings, relax_fmax: float, *, properties: bool) -> tuple:
+def _dft_properties_maker(
+    dft_engine: str, dft: DFTSettings, preset: RunPreset, relax_fmax: float, min_length: float
+) -> Maker:
+    """Return the DFT property suite of an engine: GPAW at the preset's settings, or VASP."""
+    if dft_engine == "vasp":  # the paper's settings whatever the preset, as the VASP statics
+        from mlip_finetune.dft.vasp import paper_properties_maker
+
+        return paper_properties_maker()
+    return DFTPropertiesMaker(
+        settings=dft,
+        fmax=relax_fmax,
+        max_steps=200 if preset is RunPreset.PAPER else 100,
+        # thousands of DFT statics for a 3-D unstable mode: only at paper scale
+        phase_transitions=preset is RunPreset.PAPER,
+        min_length=min_length,
+    )
+
+
+def _dft_makers(dft_engine: str, dft: DFTSettings, relax_fmax: float) -> tuple:
     """Return the static and relax Makers of a DFT engine (errors: material_flow_maker)."""
     if dft_engine == "gpaw":
         return StaticMaker(settings=dft), RelaxMaker(settings=dft, fmax=relax_fmax)
     if dft_engine != "vasp":
         raise ValueError(f"Unknown DFT engine {dft_engine!r}: 'gpaw' or 'vasp'.")
-    if properties:
-        raise ValueError("The DFT property suite runs with the open engine (gpaw) only.")
     from mlip_finetune.dft.vasp import VaspDocumentMaker, VaspRelaxMaker
 
     return VaspDocumentMaker(), VaspDocumentMaker(name="vasp relax", vasp_maker=VaspRelaxMaker())

@@ -2,9 +2,10 @@
 
 Run from the repository root (a minute on two cores; needs GPAW):
 
-    .venv/bin/python tests/test_data/vasp/make_reference.py
+    .venv/bin/python tests/test_data/vasp/make_reference.py [cases] [properties]
 
-For every case, in ``tests/test_data/vasp/<case>/``:
+(``cases``: the static and relax cases; ``properties``: the Si2 chain of the VASP property
+suite, under a minute; default both.) For every case, in ``tests/test_data/vasp/<case>/``:
 
 - ``inputs/``: INCAR, KPOINTS, POSCAR and POTCAR.spec exactly as
   :mod:`mlip_finetune.dft.vasp` writes them for the structure (POTCAR symbols only: the
@@ -29,6 +30,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,10 +40,11 @@ import numpy as np
 from ase.io import read
 from pymatgen.core import Element, Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
-from pymatgen.io.vasp import Incar, Poscar
+from pymatgen.io.vasp import Incar, Poscar, Vasprun
 from pymatgen.io.vasp.inputs import _load_potcar_summary_stats
 
 from mlip_finetune.dft.engines import get_engine
+from mlip_finetune.dft.gpaw_engine import OUTPUT_FILE
 from mlip_finetune.dft.settings import DFTSettings
 from mlip_finetune.dft.vasp import (
     PAPER_POTCAR_FUNCTIONAL,
@@ -56,6 +59,12 @@ GPAW_SETTINGS = DFTSettings.test()
 #: GPAW relaxation of the relax case: force threshold (eV/Å), steps.
 RELAX_FMAX = 0.01
 RELAX_MAX_STEPS = 60
+#: GPAW settings of the property chain (:func:`property_chain`): the test cutoff with a
+#: spacing that gives every strained Si2 cell the same 5×5×5 mesh, so the EOS and the elastic
+#: fit do not see a mesh switch.
+PROPERTY_SETTINGS = GPAW_SETTINGS.model_copy(update={"kspacing": 0.45})
+#: Force (and cell) threshold of the chain's bulk and EOS relaxations (eV/Å), the paper's.
+PROPERTY_RELAX_FMAX = 5e-4
 #: 1 GPa in kBar.
 GPA_TO_KBAR = 10.0
 
@@ -78,6 +87,9 @@ def nacl_cl_first(a: float) -> Structure:
     lattice = Lattice([[0, a / 2, a / 2], [a / 2, 0, a / 2], [a / 2, a / 2, 0]])
     return Structure(lattice, ["Cl", "Na"], [[0.5, 0.5, 0.5], [0, 0, 0]])
 
+
+#: Start of the property chain: diamond Si at the experimental lattice parameter (Å).
+PROPERTY_START = si2(5.431)
 
 #: case name → (structure as handed to the VASP maker, "static" or "relax").
 CASES: dict[str, tuple[Structure, str]] = {
@@ -130,6 +142,70 @@ def _xml_structure(structure: Structure, name: str | None = None) -> str:
         f'   <varray name="rec_basis" >\n{rec}\n   </varray>\n  </crystal>\n'
         f'  <varray name="positions" >\n{positions}\n  </varray>\n </structure>'
     )
+
+
+def _xml_eigenvalues(bands: dict | None) -> str:
+    """VASP's <eigenvalues> block: [spin][k-point][band] rows of (energy eV, occupation 0…1)."""
+    if bands is None:
+        return ""
+    spins = []
+    for spin, (energies, occupations) in enumerate(
+        zip(bands["eigenvalues"], bands["occupations"], strict=True), start=1
+    ):
+        kpoints = []
+        for k, (e_k, f_k) in enumerate(zip(energies, occupations, strict=True), start=1):
+            rows = "\n".join(
+                f"      <r>{e:12.4f}{f:10.4f} </r>" for e, f in zip(e_k, f_k, strict=True)
+            )
+            kpoints.append(f'     <set comment="kpoint {k}">\n{rows}\n     </set>')
+        spins.append(f'    <set comment="spin {spin}">\n' + "\n".join(kpoints) + "\n    </set>")
+    return (
+        " <eigenvalues>\n  <array>\n"
+        '   <dimension dim="1">band</dimension>\n'
+        '   <dimension dim="2">kpoint</dimension>\n'
+        '   <dimension dim="3">spin</dimension>\n'
+        "   <field>eigene</field>\n   <field>occ</field>\n   <set>\n"
+        + "\n".join(spins)
+        + "\n   </set>\n  </array>\n </eigenvalues>\n"
+    )
+
+
+def _xml_dos(bands: dict | None, weights: list[float], sigma: float) -> str:
+    """VASP's <dos> block: Fermi level and the total DOS (states/eV/cell) and its integral.
+
+    Computed as VASP does for ISMEAR 0: Gaussians of width ``sigma`` (eV) on the
+    eigenvalues, weighted by the normalised k-point weights, on VASP's default 301 points.
+    """
+    if bands is None:
+        return ""
+    w = np.asarray(weights, dtype=float) / np.sum(weights)
+    eigenvalues = np.asarray(bands["eigenvalues"], dtype=float)  # spin, k, band
+    grid = np.linspace(eigenvalues.min() - 5 * sigma, eigenvalues.max() + 5 * sigma, 301)
+    spin_factor = 2.0 / len(eigenvalues)
+    spins = []
+    for spin, e_spin in enumerate(eigenvalues, start=1):
+        gauss = np.exp(-(((grid[:, None, None] - e_spin[None]) / sigma) ** 2))
+        dos = spin_factor * np.einsum("gkb,k->g", gauss, w) / (sigma * np.sqrt(np.pi))
+        integrated = np.concatenate([[0.0], np.cumsum(0.5 * (dos[1:] + dos[:-1]) * np.diff(grid))])
+        rows = "\n".join(
+            f"       <r>{e:11.4f}{d:12.4f}{n:12.4f} </r>"
+            for e, d, n in zip(grid, dos, integrated, strict=True)
+        )
+        spins.append(f'      <set comment="spin {spin}">\n{rows}\n      </set>')
+    return (
+        f' <dos>\n  <i name="efermi">{bands["fermi_level"]:12.8f} </i>\n  <total>\n   <array>\n'
+        '    <dimension dim="1">gridpoints</dimension>\n'
+        '    <dimension dim="2">spin</dimension>\n'
+        "    <field>energy</field>\n    <field>total</field>\n    <field>integrated</field>\n"
+        "    <set>\n" + "\n".join(spins) + "\n    </set>\n   </array>\n  </total>\n </dos>\n"
+    )
+
+
+def _xml_stress(stress_kbar: np.ndarray | None) -> str:
+    if stress_kbar is None:
+        return ""
+    rows = "\n".join(f"  <v>{_fmt(s)} </v>" for s in stress_kbar)
+    return f' <varray name="stress" >\n{rows}\n </varray>\n'
 
 
 def _xml_energy(energy: float, free_energy: float, indent: str) -> str:
@@ -196,11 +272,13 @@ def write_vasprun(
             + _xml_structure(step["structure"])
             + '\n <varray name="forces" >\n'
             + "\n".join(f"  <v>{_fmt(f)} </v>" for f in step["forces"])
-            + '\n </varray>\n <varray name="stress" >\n'
-            + "\n".join(f"  <v>{_fmt(s)} </v>" for s in step["stress_kbar"])
             + "\n </varray>\n"
+            + _xml_stress(step["stress_kbar"])
             + _xml_energy(step["energy"], step["free_energy"], " ")
-            + "\n</calculation>"
+            + "\n"
+            + _xml_eigenvalues(step.get("bands"))
+            + _xml_dos(step.get("bands"), facts["weights"], float(incar.get("SIGMA", 0.05)))
+            + "</calculation>"
         )
         for step in steps
     ]
@@ -343,52 +421,79 @@ def gpaw_log_facts(log: Path) -> dict:
     }
 
 
-def gpaw_steps(structure: Structure, kind: str, directory: Path) -> tuple[list[dict], object, dict]:
+def gpaw_steps(
+    structure: Structure, kind: str, directory: Path, settings: DFTSettings, relax: dict
+) -> tuple[list[dict], object, dict]:
     """Run GPAW; return its ionic steps (caller's order, eV, eV/Å, GPa), result, log facts."""
     engine = get_engine("gpaw")
     if kind == "static":
-        result = engine.run_static(structure, GPAW_SETTINGS, directory)
+        result = engine.run_static(structure, settings, directory)
         frames = [(structure, result.energy, result.free_energy, result.forces, result.stress)]
     else:
-        result = engine.relax(
-            structure,
-            GPAW_SETTINGS,
-            directory,
-            fmax=RELAX_FMAX,
-            relax_cell=True,
-            max_steps=RELAX_MAX_STEPS,
-            optimizer="BFGS",
-        )
+        result = engine.relax(structure, settings, directory, **relax)
         frames = []
         for atoms in read(directory / "relax.traj", index=":"):
             frame = AseAtomsAdaptor.get_structure(atoms)
+            # a fixed-cell relaxation stores no stress per step; the engine computes it at
+            # the final geometry (result.stress), and only that one is written
+            stress = atoms.get_stress(voigt=False) if relax["relax_cell"] else None
             frames.append(
                 (
                     frame,
                     atoms.get_potential_energy(),
                     atoms.get_potential_energy(force_consistent=True),
                     atoms.get_forces(),
-                    atoms.get_stress(voigt=False),
+                    stress,
                 )
             )
+        frames[-1] = (*frames[-1][:4], result.stress)
     steps = [
         {
             "structure": frame,
             "energy": float(energy),
             "free_energy": float(free_energy),
             "forces": np.asarray(forces, dtype=float),
-            "stress_gpa": np.asarray(stress, dtype=float) * EV_PER_A3_TO_GPA,
+            "stress_gpa": None
+            if stress is None
+            else np.asarray(stress, dtype=float) * EV_PER_A3_TO_GPA,
         }
         for frame, energy, free_energy, forces, stress in frames
     ]
-    return steps, result, gpaw_log_facts(directory / "gpaw.txt")
+    facts = gpaw_log_facts(directory / "gpaw.txt")
+    # Kohn–Sham eigenvalues of the final geometry (pymatgen's input sets read the band gap
+    # of a previous vasprun.xml, e.g. in atomate2's double relaxation)
+    # and the full list of irreducible k-points (the log shows only the first ones)
+    bands = json.loads((directory / OUTPUT_FILE).read_text(encoding="utf-8"))["bands"]
+    facts |= {"bands": bands, "kpoints": bands["kpoints"], "weights": bands["weights"]}
+    return steps, result, facts
 
 
-def make_case(name: str, structure: Structure, kind: str) -> None:
-    """Write inputs, outputs and reference.json of one case."""
+def make_case(
+    name: str,
+    structure: Structure,
+    kind: str,
+    *,
+    generator: object | None = None,
+    settings: DFTSettings = GPAW_SETTINGS,
+    fmax: float = RELAX_FMAX,
+    relax_cell: bool = True,
+) -> Structure:
+    """Write inputs, outputs and reference.json of one case; return the final structure.
+
+    ``generator`` writes the VASP inputs (default: the paper's static or relax set);
+    ``settings``, ``fmax`` and ``relax_cell`` are GPAW's. The returned structure is the one
+    VASP's parsers read back from the written vasprun.xml.
+    """
     import gpaw
 
-    generator = PaperStaticSetGenerator() if kind == "static" else PaperRelaxSetGenerator()
+    if generator is None:
+        generator = PaperStaticSetGenerator() if kind == "static" else PaperRelaxSetGenerator()
+    relax = {
+        "fmax": fmax,
+        "relax_cell": relax_cell,
+        "max_steps": RELAX_MAX_STEPS,
+        "optimizer": "BFGS",
+    }
     case = HERE / name
     shutil.rmtree(case, ignore_errors=True)
     (case / "outputs").mkdir(parents=True)
@@ -405,7 +510,7 @@ def make_case(name: str, structure: Structure, kind: str) -> None:
         raise RuntimeError(f"{name}: the POSCAR's sites differ from the input's.")
 
     with tempfile.TemporaryDirectory() as tmp:
-        steps, result, facts = gpaw_steps(structure, kind, Path(tmp))
+        steps, result, facts = gpaw_steps(structure, kind, Path(tmp), settings, relax)
     final = steps[-1]
     np.testing.assert_allclose(final["energy"], result.energy, atol=1e-6)
     np.testing.assert_allclose(final["forces"], result.forces, atol=1e-6)
@@ -417,14 +522,17 @@ def make_case(name: str, structure: Structure, kind: str) -> None:
             "free_energy": step["free_energy"],
             "forces": step["forces"],
             # VASP: kBar and the sign of a pressure (compression > 0).
-            "stress_kbar": -GPA_TO_KBAR * step["stress_gpa"],
+            "stress_kbar": None
+            if step["stress_gpa"] is None
+            else -GPA_TO_KBAR * step["stress_gpa"],
         }
         for step in steps
     ]
+    vasp_steps[-1]["bands"] = facts["bands"]
     note = (
         f"Fake vasprun.xml written by tests/test_data/vasp/make_reference.py: the numbers are "
-        f"a GPAW {gpaw.__version__} calculation ({GPAW_SETTINGS.ecut} eV, k-spacing "
-        f"{GPAW_SETTINGS.kspacing} 1/A, mesh {result.kpoints}), not VASP at the INCAR's settings."
+        f"a GPAW {gpaw.__version__} calculation ({settings.ecut} eV, k-spacing "
+        f"{settings.kspacing} 1/A, mesh {result.kpoints}), not VASP at the INCAR's settings."
     )
     incar = Incar.from_file(case / "inputs" / "INCAR")
     write_vasprun(
@@ -442,7 +550,7 @@ def make_case(name: str, structure: Structure, kind: str) -> None:
         incar=incar,
         step=vasp_steps[-1],
         wall_time=result.wall_time,
-        cores=GPAW_SETTINGS.mpi_ranks,
+        cores=settings.mpi_ranks,
         facts=facts,
         note=note,
     )
@@ -454,12 +562,10 @@ def make_case(name: str, structure: Structure, kind: str) -> None:
         "note": note,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "gpaw_version": gpaw.__version__,
-        "gpaw_settings": GPAW_SETTINGS.model_dump(mode="json"),
+        "gpaw_settings": settings.model_dump(mode="json"),
         "gpaw_kpoints": list(result.kpoints),
         "wall_time_s": result.wall_time,
-        "relax": {"fmax": RELAX_FMAX, "max_steps": RELAX_MAX_STEPS, "optimizer": "BFGS"}
-        if kind == "relax"
-        else None,
+        "relax": relax if kind == "relax" else None,
         "n_steps": len(steps) - 1,
         "input_structure": structure.as_dict(),
         "final_structure": final["structure"].as_dict(),
@@ -470,13 +576,73 @@ def make_case(name: str, structure: Structure, kind: str) -> None:
     }
     (case / "reference.json").write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
     print(f"{name}: E = {final['energy']:.6f} eV, {len(steps)} step(s), mesh {result.kpoints}")  # noqa: T201
+    return Vasprun(case / "outputs" / "vasprun.xml", parse_potcar_file=False).final_structure
 
 
-def main() -> None:
-    """Regenerate every case."""
-    for name, (structure, kind) in CASES.items():
-        make_case(name, structure, kind)
+def property_chain() -> None:
+    """The cases of :class:`~mlip_finetune.dft.vasp.VaspPropertiesMaker` on Si2, in flow order.
+
+    Each step starts from the structure VASP's parsers read from the previous case's
+    vasprun.xml, as the atomate2 flow does: bulk relaxation twice (ISIF 3), then the strained
+    cells of atomate2's ``generate_elastic_deformations`` (fixed cell, 1 meV/Å) and the 11
+    EOS volumes of :func:`~mlip_finetune.dft.vasp.paper_eos_maker` (fixed volume). GPAW
+    relaxes the EOS cells' positions only: an isotropically scaled diamond cell stays cubic
+    with zero forces by symmetry, which is what VASP's ISIF 4 would find.
+    """
+    from atomate2.common.jobs.elastic import generate_elastic_deformations
+    from pymatgen.transformations.standard_transformations import (
+        DeformStructureTransformation,
+    )
+
+    from mlip_finetune.dft.vasp import paper_properties_maker
+
+    maker = paper_properties_maker()
+    relax_generator = maker.relax_maker.relax_maker1.input_set_generator
+    kwargs = {"settings": PROPERTY_SETTINGS, "fmax": PROPERTY_RELAX_FMAX}
+    relaxed = make_case(
+        "si2_props_relax1", PROPERTY_START, "relax", generator=relax_generator, **kwargs
+    )
+    relaxed = make_case("si2_props_relax2", relaxed, "relax", generator=relax_generator, **kwargs)
+    elastic = maker.elastic_maker
+    deformations = generate_elastic_deformations.original(
+        relaxed, order=elastic.order, sym_reduce=elastic.sym_reduce, symprec=elastic.symprec
+    )
+    for i, deformation in enumerate(deformations, start=1):
+        strained = DeformStructureTransformation(deformation=deformation).apply_transformation(
+            relaxed
+        )
+        make_case(
+            f"si2_props_elastic_{i}",
+            strained,
+            "relax",
+            generator=elastic.elastic_relax_maker.input_set_generator,
+            settings=PROPERTY_SETTINGS,
+            fmax=-elastic.elastic_relax_maker.input_set_generator.preset_incar["EDIFFG"],
+            relax_cell=False,
+        )
+    eos = maker.eos_maker
+    for i, strain in enumerate(np.linspace(*eos.linear_strain, eos.number_of_frames)):
+        scaled = DeformStructureTransformation(
+            deformation=(np.identity(3) * (1.0 + strain)).tolist()
+        ).apply_transformation(relaxed)
+        make_case(
+            f"si2_props_eos_{i}",
+            scaled,
+            "relax",
+            generator=eos.eos_relax_maker.input_set_generator,
+            relax_cell=False,
+            **kwargs,
+        )
+
+
+def main(groups: list[str]) -> None:
+    """Regenerate the cases of ``groups`` (``cases``, ``properties``; default both)."""
+    if not groups or "cases" in groups:
+        for name, (structure, kind) in CASES.items():
+            make_case(name, structure, kind)
+    if not groups or "properties" in groups:
+        property_chain()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
