@@ -27,6 +27,12 @@ anyway. For a spacing given without the 2π, multiply it by 2π first
 whose output is our :class:`~mlip_finetune.schemas.dft.StaticDocument`, so the rest of the
 flow sees VASP exactly as it sees GPAW. The atomate2 job's TaskDoc stays in the store.
 
+Reference properties: :func:`paper_phonon_maker`, :func:`paper_elastic_maker` and
+:func:`paper_eos_maker` return atomate2's VASP flows with the paper's settings;
+:func:`paper_properties_maker` (:class:`VaspPropertiesMaker`) chains one bulk relaxation into
+the elastic and EOS flows and converts their outputs (:func:`properties_from_vasp`) into the
+same :class:`~mlip_finetune.schemas.properties.ModelPropertiesDocument` the ML models get.
+
 POTCARs are PBE PAW datasets of the ``PBE_54`` set with atomate2's element choices; VASP needs
 them in ``PMG_VASP_PSP_DIR`` (pymatgen's setting) on the machine that writes the inputs.
 """
