@@ -1,7 +1,8 @@
 """VASP through atomate2 with the paper's settings, tested with the fake of vasp_fake.py.
 
 The fake answers VASP jobs with committed reference outputs built from real GPAW runs
-(tests/test_data/vasp/make_reference.py); no VASP, custodian or POTCAR is needed.
+(``python -m tests.test_data.vasp.make_reference``), or live from an ASE calculator; no
+VASP, custodian or POTCAR is needed.
 """
 
 from __future__ import annotations
