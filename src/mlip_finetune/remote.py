@@ -93,8 +93,10 @@ ROUTES: tuple[tuple[str, JobKind], ...] = (
     # "vasp eos relax deformation 3" and, created at run time, "vasp elastic relax 2/6"
     ("vasp eos relax", JobKind.DFT),
     ("vasp elastic relax", JobKind.DFT),
-    # the bulk relaxation of the VASP property suite (VaspPropertiesMaker)
+    # the bulk relaxation of the VASP property suite (VaspPropertiesMaker) and its
+    # phase-transition search (VASP phonons and mode scans in one job)
     ("vasp properties relax", JobKind.DFT),
+    ("vasp phase transitions", JobKind.DFT),
     ("document", JobKind.LIGHT),
 )
 

@@ -508,3 +508,108 @@ def test_property_suite_survives_a_failed_eos_point(vasp_properties, tmp_path, m
     assert len(doc.eos.volumes) == N_EOS - 1
     assert doc.eos.b0 == pytest.approx(full.eos.b0, rel=5e-3)
     np.testing.assert_allclose(doc.elastic.elastic_tensor_raw, full.elastic.elastic_tensor_raw)
+
+
+# --- the VASP phase-transition search (paper §4.6) -----------------------------------------
+
+#: The complete INCAR of a mode-following static: the paper static at 400 eV, EDIFF 1e-7.
+PHASE_TRANSITION_INCAR = PAPER_STATIC_INCAR | {"ENCUT": 400.0, "EDIFF": 1e-7}
+
+
+def test_vasp_phase_transition_search_finds_the_toys_double_well(tmp_path, monkeypatch):
+    """Every static of the search goes through atomate2's VASP inputs, custodian's entry point
+    and emmet's parser; answered by the Γ double-well toy, the search must find what the
+    toy gives directly (one unstable Γ mode, the P4mm minimum) with the same numbers.
+    """
+    from mlip_finetune.dft.vasp import vasp_phase_transitions
+    from mlip_finetune.evaluation.phase_transitions import (
+        phonopy_from_calculator,
+        search_phase_transitions,
+    )
+    from mlip_finetune.schemas.phase_transitions import PhaseTransitionSettings
+    from tests.evaluation.test_phase_transitions import C0, cscl, gamma_toy
+
+    structure, settings, matrix = cscl(c0=C0), PhaseTransitionSettings(max_amplitude=0.5), 2
+    # atomate2 adds LMAXMIX 6 (charge mixing up to l = 6) for cells with heavy elements (Pb)
+    incar = PHASE_TRANSITION_INCAR | {"LMAXMIX": 6}
+    job = vasp_phase_transitions(
+        structure, settings, supercell_matrix=(np.eye(3, dtype=int) * matrix).tolist()
+    )
+    job.name = "vasp phase transitions"
+    monkeypatch.chdir(tmp_path)
+    with fake_vasp(monkeypatch) as fake:
+        fake.answer_live("vasp phase transitions", gamma_toy(), incar, "the Γ toy (ASE)")
+        responses = run_locally(job, create_folders=True, raise_immediately=True)
+    doc = responses[job.uuid][1].output
+    direct = search_phase_transitions(
+        phonopy_from_calculator(structure, gamma_toy(), [matrix] * 3),
+        gamma_toy(),
+        "toy",
+        settings=settings,
+    )
+    assert len(fake.calls) > 20  # phonons, the 21-point scan, the relaxation steps
+    assert doc.label == "dft"
+    assert [m.label for m in doc.unstable_modes] == [m.label for m in direct.unstable_modes]
+    assert doc.unstable_modes[0].frequency == pytest.approx(
+        direct.unstable_modes[0].frequency, rel=1e-4
+    )
+    np.testing.assert_allclose(doc.scans[0].energies, direct.scans[0].energies, atol=1e-6)
+    assert [p.space_group_symbol for p in doc.new_phases] == ["P4mm"]
+    assert doc.new_phases[0].energy_gain == pytest.approx(
+        direct.new_phases[0].energy_gain, abs=1e-3
+    )  # meV/atom
+
+
+def test_vasp_static_calculator_reports_a_crashed_vasp(tmp_path, monkeypatch):
+    from mlip_finetune.dft.engines import DFTCalculationError
+    from mlip_finetune.dft.vasp import vasp_phase_transitions
+    from mlip_finetune.schemas.phase_transitions import PhaseTransitionSettings
+    from tests.evaluation.test_phase_transitions import C0, cscl, gamma_toy
+
+    job = vasp_phase_transitions(cscl(c0=C0), PhaseTransitionSettings(), supercell_matrix=None)
+    job.name = "vasp phase transitions"
+    monkeypatch.chdir(tmp_path)
+    with fake_vasp(monkeypatch) as fake:
+        incar = PHASE_TRANSITION_INCAR | {"LMAXMIX": 6}
+        fake.answer_live("vasp phase transitions", gamma_toy(), incar, "the Γ toy (ASE)")
+        fake.fail("vasp phase transitions")
+        with pytest.raises(DFTCalculationError, match=r"vasp_00001 failed: NonRecoverableError"):
+            run_locally(job, create_folders=True, raise_immediately=True)
+    assert (next(tmp_path.glob("job_*")) / "phase_transitions" / "vasp_00001" / "INCAR").is_file()
+
+
+@pytest.mark.dft
+def test_property_suite_with_the_phase_transition_search(tmp_path, monkeypatch):
+    """The whole VASP suite with the search on; its statics answered live by GPAW."""
+    from dataclasses import replace
+
+    from mlip_finetune.dft.settings import DFTSettings
+    from mlip_finetune.dft.vasp import paper_properties_maker
+    from mlip_finetune.evaluation.jobs import DFTEngineCalculator
+
+    # 2×2×2 primitive cells: 16 atoms, one displacement (diamond)
+    maker = replace(
+        paper_properties_maker(),
+        phase_transitions=True,
+        supercell_matrix=(2 * np.eye(3, dtype=int)).tolist(),
+    )
+    flow = maker.make(input_structure("si2_props_relax1"))
+    gpaw = DFTEngineCalculator(
+        DFTSettings.model_validate(reference("si2_props_relax1")["gpaw_settings"]), tmp_path
+    )
+    monkeypatch.chdir(tmp_path)
+    with fake_vasp(monkeypatch) as fake:
+        for job_name, case, tags in property_registrations():
+            fake.register(job_name, case, tags)
+        fake.answer_live("vasp phase transitions", gpaw, PHASE_TRANSITION_INCAR, "GPAW (live)")
+        responses = run_locally(flow, create_folders=True, raise_immediately=True)
+    doc = responses[flow.output.uuid][1].output
+    search = doc.phase_transitions
+    assert search.label == "dft"
+    assert search.initial_space_group_symbol == "Fd-3m"
+    assert search.unstable_modes == []  # diamond Si is dynamically stable
+    assert search.new_phases == []
+    assert doc.phase_transition_settings == maker.phase_transition_settings
+    live = [call for call in fake.calls if call["case"] == "live"]
+    assert len(live) == gpaw.n_calls
+    assert gpaw.n_calls >= 1  # the displaced supercell

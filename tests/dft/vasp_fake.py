@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import pytest
+    from ase.calculators.calculator import Calculator
 
 #: Root of the committed reference calculations.
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "test_data" / "vasp"
@@ -65,7 +66,7 @@ FORBIDDEN_TAGS: tuple[str, ...] = ("KSPACING", "METAGGA", "LHFCALC", "LDAU", "IV
 #: Paper §4.1 k-point spacing (Å⁻¹, VASP's KSPACING convention with the 2π).
 PAPER_KSPACING: float = 0.1
 #: PBE_54 PAW datasets atomate2 picks for the elements of the reference cases.
-PAPER_POTCARS: dict[str, str] = {"Si": "Si", "Na": "Na_pv", "Cl": "Cl"}
+PAPER_POTCARS: dict[str, str] = {"Si": "Si", "Na": "Na_pv", "Cl": "Cl", "Pb": "Pb_d", "Ti": "Ti_sv"}
 PAPER_POTCAR_FUNCTIONAL = "PBE_54"
 #: Largest difference (Å) between a job's cell vectors and its reference case's.
 LATTICE_TOLERANCE: float = 1e-6
@@ -100,6 +101,7 @@ def check_paper_inputs(
     kspacing: float | None = PAPER_KSPACING,
     reference_incar: Path | None = None,
     reference_poscar: Path | None = None,
+    exact: bool = False,
 ) -> None:
     """Check the VASP inputs in ``directory`` against the paper's settings.
 
@@ -117,6 +119,9 @@ def check_paper_inputs(
         If given, the POSCAR's cell must be this file's, within
         :data:`LATTICE_TOLERANCE` (atomate2's own check compares fractional coordinates
         only, which are the same for every strained cell of an EOS or elastic flow).
+    exact
+        The INCAR must hold no tag beyond ``tags`` (for live answers, which have no
+        reference INCAR).
 
     Raises
     ------
@@ -132,6 +137,8 @@ def check_paper_inputs(
     problems += [
         f"{key}: must be absent, got {incar[key]!r}" for key in FORBIDDEN_TAGS if key in incar
     ]
+    if exact:
+        problems += [f"{key}: not expected, got {incar[key]!r}" for key in incar if key not in tags]
     if reference_incar is not None:
         reference = Incar.from_file(reference_incar)
         problems += [
@@ -180,6 +187,7 @@ class FakeVasp:
     cases: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
+    live: dict[str, tuple[Calculator, dict[str, Any], str]] = field(default_factory=dict)
 
     def register(self, job_name: str, case: str, tags: dict[str, Any]) -> None:
         """Answer VASP jobs named ``job_name`` with ``case``, requiring the INCAR ``tags``.
@@ -191,8 +199,21 @@ class FakeVasp:
             raise FileNotFoundError(f"No reference case {case!r} in {REFERENCE_DIR}.")
         self.cases[job_name] = (case, tags)
 
+    def answer_live(
+        self, job_name: str, calculator: Calculator, incar: dict[str, Any], producer: str
+    ) -> None:
+        """Answer every VASP run inside the job named ``job_name`` with ``calculator``.
+
+        For jobs that run many statics themselves (:class:`~mlip_finetune.dft.vasp.
+        VaspStaticCalculator` in a phase-transition search): each run's inputs are checked
+        (the INCAR must be exactly ``incar``; mesh, POTCARs as for the cases), then the
+        calculator computes the POSCAR and the fake writes vasprun.xml, OUTCAR and CONTCAR
+        (:mod:`tests.dft.vasp_outputs`), naming ``producer`` as the code of the numbers.
+        """
+        self.live[job_name] = (calculator, incar, producer)
+
     def fail(self, job_name: str) -> None:
-        """Make the VASP job named exactly ``job_name`` fail as custodian reports it.
+        """Make the VASP job named exactly ``job_name`` (every run of a live job) fail.
 
         Its inputs are still checked first; then custodian's ``NonRecoverableError`` is
         raised, as when VASP crashes in a way no handler can fix.
@@ -207,6 +228,55 @@ class FakeVasp:
                 f"Fake VASP has no reference for job {job_name!r}; known: {list(self.cases)}."
             )
         return self.cases[max(matches, key=len)]
+
+
+def _crash(job_name: str) -> None:
+    """Raise what custodian raises when no handler can fix a VASP run."""
+    from custodian.custodian import NonRecoverableError
+
+    raise NonRecoverableError(f"fake VASP: {job_name} failed", raises=True, handler=None)
+
+
+def write_live_outputs(directory: Path, calculator: Calculator, producer: str) -> None:
+    """Compute the POSCAR in ``directory`` with ``calculator``; write VASP's output files.
+
+    One ionic step; the energy is both σ → 0 and free energy (ASE calculators without
+    smearing); the k-point list is Γ with the KPOINTS file's mesh as the generation.
+    """
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from mlip_finetune.units import EV_PER_A3_TO_GPA
+    from tests.dft.vasp_outputs import GPA_TO_KBAR, write_outcar, write_vasprun
+
+    structure = Poscar.from_file(directory / "POSCAR").structure
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.calc = calculator
+    energy = float(atoms.get_potential_energy())
+    step = {
+        "structure": structure,
+        "energy": energy,
+        "free_energy": energy,
+        "forces": np.asarray(atoms.get_forces(), dtype=float),
+        "stress_kbar": -GPA_TO_KBAR * EV_PER_A3_TO_GPA * atoms.get_stress(voigt=False),
+    }
+    incar = Incar.from_file(directory / "INCAR")
+    facts = {"kpoints": [[0.0, 0.0, 0.0]], "weights": [1.0], "nbands": 1, "grid": [1, 1, 1]}
+    note = f"Fake VASP run answered live by {producer}, not VASP at the INCAR's settings."
+    write_vasprun(
+        directory / "vasprun.xml",
+        incar=incar,
+        potcar_symbols=(directory / "POTCAR.spec").read_text(encoding="utf-8").split(),
+        initial=structure,
+        steps=[step],
+        mesh=list(Kpoints.from_file(directory / "KPOINTS").kpts[0]),
+        facts=facts,
+        note=note,
+        producer=producer,
+    )
+    write_outcar(
+        directory / "OUTCAR", incar=incar, step=step, wall_time=0.0, cores=1, facts=facts, note=note
+    )
+    Poscar(structure).write_file(directory / "CONTCAR")
 
 
 def reference(case: str) -> dict[str, Any]:
@@ -237,6 +307,14 @@ def fake_vasp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeVasp]:
 
     def run_vasp(*args: Any, **kwargs: Any) -> None:
         name = CURRENT_JOB.job.name
+        if name in fake.live:
+            calculator, incar, producer = fake.live[name]
+            fake.calls.append({"job": name, "case": "live", "run_vasp_kwargs": kwargs})
+            check_paper_inputs(Path.cwd(), incar, exact=True)
+            if name in fake.failing:
+                _crash(name)
+            write_live_outputs(Path.cwd(), calculator, producer)
+            return
         case, tags = fake.lookup(name)
         fake.calls.append({"job": name, "case": case, "run_vasp_kwargs": kwargs})
         check_paper_inputs(
@@ -246,9 +324,7 @@ def fake_vasp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeVasp]:
             reference_poscar=REFERENCE_DIR / case / "inputs" / "POSCAR",
         )
         if name in fake.failing:
-            from custodian.custodian import NonRecoverableError
-
-            raise NonRecoverableError(f"fake VASP: {name} failed", raises=True, handler=None)
+            _crash(name)
         # atomate2's own checks against the reference inputs, then its output copy; the
         # generated inputs stay in the directory, as after a real run.
         atomate2_register({name: case}, {name: {"clear_inputs": False}})

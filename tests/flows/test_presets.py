@@ -121,6 +121,14 @@ def test_vasp_engine_builds_the_same_flow_with_vasp_jobs(si_primitive, random_ma
     assert kinds["vasp properties relax 1"] is JobKind.DFT
     assert kinds["vasp eos relax deformation 10"] is JobKind.DFT
     assert kinds["vasp properties document"] is JobKind.LIGHT
+    # the paper preset searches phase transitions with DFT, here with VASP (§4.6 settings)
+    assert kinds["vasp phase transitions"] is JobKind.DFT
+    assert with_properties.dft_properties_maker.phase_transitions
+    incar = with_properties.dft_properties_maker.phase_transition_maker.input_set_generator
+    assert (incar.preset_incar["ENCUT"], incar.preset_incar["EDIFF"]) == (400, 1e-7)
+    assert not material_flow_maker(
+        "local", dft_engine="vasp", properties=True
+    ).dft_properties_maker.phase_transitions
     assert kinds["property errors"] is JobKind.LIGHT
     assert "dft properties relax" not in kinds  # no GPAW job in a VASP flow
     with pytest.raises(ValueError, match="Unknown DFT engine"):

@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
 from atomate2.vasp.jobs.base import BaseVaspMaker
 from atomate2.vasp.jobs.core import RelaxMaker, StaticMaker
 from atomate2.vasp.sets.core import RelaxSetGenerator, StaticSetGenerator
@@ -54,6 +55,7 @@ from mlip_finetune.dft.jobs import as_structure
 from mlip_finetune.dft.settings import kpoint_mesh
 from mlip_finetune.evaluation.thermal_conductivity import SLACK_TEMPERATURE_K
 from mlip_finetune.schemas.dft import StaticDocument
+from mlip_finetune.schemas.phase_transitions import PhaseTransitionDocument, PhaseTransitionSettings
 from mlip_finetune.schemas.properties import ModelPropertiesDocument
 from mlip_finetune.units import KBAR_TO_GPA
 
@@ -607,12 +609,17 @@ class VaspPropertiesMaker(Maker):
         ``initial_relax_maker`` is not used.
     slack_temperature
         Temperature of the Slack κ (K).
-
-    Notes
-    -----
-    No DFT phase-transition search runs with VASP: the ``phase_transitions`` field of the
-    output is None (the GPAW suite has it, :func:`~mlip_finetune.evaluation.jobs.
-    dft_phase_transitions`).
+    phase_transitions
+        Also run the DFT phase-transition search (:func:`vasp_phase_transitions`, one job
+        ``"vasp phase transitions"``; default off: hundreds of supercell statics per
+        unstable mode).
+    phase_transition_settings
+        Its settings.
+    phase_transition_maker
+        VASP static maker of the search (default :func:`phase_transition_static_maker`,
+        ENCUT 400 eV, EDIFF 1e-7, paper §4.6).
+    supercell_matrix, min_length, displacement, fc_calculator
+        Phonons of the search (used only when ``phase_transitions``).
     """
 
     name: str = "vasp properties"
@@ -620,6 +627,15 @@ class VaspPropertiesMaker(Maker):
     elastic_maker: ElasticMaker = field(default_factory=paper_elastic_maker)
     eos_maker: EosMaker = field(default_factory=paper_eos_maker)
     slack_temperature: float = SLACK_TEMPERATURE_K
+    phase_transitions: bool = False
+    phase_transition_settings: PhaseTransitionSettings = field(
+        default_factory=PhaseTransitionSettings
+    )
+    phase_transition_maker: BaseVaspMaker = field(default_factory=phase_transition_static_maker)
+    supercell_matrix: list[list[int]] | None = None
+    min_length: float = PAPER_PHONON_MIN_LENGTH
+    displacement: float = 0.01
+    fc_calculator: str = "symfc"
 
     def make(self, structure: Structure | OutputReference) -> Flow:
         """Return the VASP property flow of one structure.
@@ -632,8 +648,8 @@ class VaspPropertiesMaker(Maker):
         Returns
         -------
         Flow
-            Named ``self.name``: the bulk relaxation, atomate2's elastic and EOS flows and
-            ``"vasp properties document"``, whose
+            Named ``self.name``: the bulk relaxation, atomate2's elastic and EOS flows,
+            optionally ``"vasp phase transitions"``, and ``"vasp properties document"``, whose
             :class:`~mlip_finetune.schemas.properties.ModelPropertiesDocument` (label
             ``"dft"``, engine ``"vasp"``) is the Flow's output.
 
@@ -660,18 +676,34 @@ class VaspPropertiesMaker(Maker):
         eos = replace(self.eos_maker, initial_relax_maker=None).make(relaxed)
         prefix = f"{self.eos_maker.eos_relax_maker.name} deformation "
         eos_points = [j for j, _ in eos.iterflow() if (j.name or "").startswith(prefix)]
+        jobs = [relax, elastic, eos]
+        phases = None
+        if self.phase_transitions:
+            phases = vasp_phase_transitions(
+                relaxed,
+                self.phase_transition_settings,
+                static_maker=self.phase_transition_maker,
+                supercell_matrix=self.supercell_matrix,
+                min_length=self.min_length,
+                displacement=self.displacement,
+                fc_calculator=self.fc_calculator,
+            )
+            phases.name = "vasp phase transitions"
+            jobs.append(phases)
         assemble = vasp_properties_document(
             relax.output,
             [j.output for j in eos_points],
             elastic.output,
             elastic_fmax=_fmax_of(self.elastic_maker.elastic_relax_maker),
             slack_temperature=self.slack_temperature,
+            phase_transitions=None if phases is None else phases.output,
+            phase_transition_settings=self.phase_transition_settings if phases else None,
         )
         # a failed VASP point must not lose the others: missing outputs arrive as None
         assemble.config.on_missing_references = OnMissing.NONE
         assemble.name = "vasp properties document"
         assemble.metadata.update(CONVERSION_JOB_METADATA)
-        return Flow([relax, elastic, eos, assemble], output=assemble.output, name=self.name)
+        return Flow([*jobs, assemble], output=assemble.output, name=self.name)
 
 
 def properties_from_vasp(
@@ -682,6 +714,8 @@ def properties_from_vasp(
     label: str = "dft",
     elastic_fmax: float | None = None,
     slack_temperature: float = SLACK_TEMPERATURE_K,
+    phase_transitions: PhaseTransitionDocument | dict | None = None,
+    phase_transition_settings: PhaseTransitionSettings | None = None,
 ) -> ModelPropertiesDocument:
     """Convert atomate2's VASP relaxation, EOS points and ``ElasticDocument`` to our document.
 
@@ -709,6 +743,8 @@ def properties_from_vasp(
         Force threshold of the strained-cell relaxations (eV/Å), stored.
     slack_temperature
         Temperature of the Slack κ (K).
+    phase_transitions, phase_transition_settings
+        Output of :func:`vasp_phase_transitions` (or None) and its settings.
 
     Returns
     -------
@@ -773,6 +809,12 @@ def properties_from_vasp(
         fitting_method=fitting_method,
         symprec=None,  # atomate2 stores the strains already expanded by symmetry
         slack_temperature=slack_temperature,
+        phase_transitions=(
+            None
+            if phase_transitions is None
+            else PhaseTransitionDocument.model_validate(phase_transitions)
+        ),
+        phase_transition_settings=phase_transition_settings,
         failures=failures,
     )
 
@@ -785,6 +827,8 @@ def vasp_properties_document(
     *,
     elastic_fmax: float | None = None,
     slack_temperature: float = SLACK_TEMPERATURE_K,
+    phase_transitions: Any = None,
+    phase_transition_settings: PhaseTransitionSettings | None = None,
 ) -> ModelPropertiesDocument:
     """Job: :func:`properties_from_vasp` (label ``"dft"``); see it for parameters and errors."""
     return properties_from_vasp(
@@ -793,6 +837,157 @@ def vasp_properties_document(
         elastic_document,
         elastic_fmax=elastic_fmax,
         slack_temperature=slack_temperature,
+        phase_transitions=phase_transitions,
+        phase_transition_settings=phase_transition_settings,
+    )
+
+
+class VaspStaticCalculator(Calculator):
+    """ASE calculator running one VASP static per call, as an atomate2 VASP job would.
+
+    For searches that need an ASE calculator (the phase-transition scans and their
+    symmetry-kept relaxations, :func:`vasp_phase_transitions`). Each call writes the
+    maker's input set into a new sub-directory ``vasp_00001``, … of ``directory``
+    (atomate2's ``write_vasp_input_set``), runs VASP through custodian (atomate2's
+    ``run_vasp`` with the maker's ``run_vasp_kwargs``) and parses the directory into a
+    ``TaskDoc`` (atomate2's ``get_vasp_task_document``), as ``BaseVaspMaker.make`` does.
+
+    Parameters
+    ----------
+    maker
+        atomate2 VASP static maker whose input set, ``run_vasp_kwargs`` and
+        ``task_document_kwargs`` are used (default :func:`phase_transition_static_maker`,
+        paper §4.6).
+    directory
+        Directory that receives one sub-directory per calculation (created if missing).
+    """
+
+    implemented_properties: ClassVar[list[str]] = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, maker: BaseVaspMaker | None = None, directory: str | Path = ".") -> None:
+        super().__init__(directory=str(directory))
+        self.maker = maker if maker is not None else phase_transition_static_maker()
+        if not isinstance(self.maker, BaseVaspMaker):
+            raise TypeError(f"maker must be an atomate2 VASP maker, got {type(self.maker)}.")
+        self.n_calls = 0
+        self.wall_time = 0.0
+
+    def calculate(
+        self,
+        atoms: Any = None,
+        properties: Sequence[str] = ("energy",),
+        system_changes: Sequence[str] = tuple(all_changes),
+    ) -> None:
+        """Run one VASP static of ``atoms``: energy (eV), forces (eV/Å), stress (eV/Å³).
+
+        Parameters
+        ----------
+        atoms
+            Structure to compute (ASE's ``Calculator.calculate`` contract).
+        properties
+            Requested properties; all four are always computed.
+        system_changes
+            What changed since the last call (ASE).
+
+        Raises
+        ------
+        DFTCalculationError
+            If custodian gives up on VASP, or the SCF did not converge (the directory is kept).
+        """
+        import contextlib
+        from pathlib import Path
+
+        import atomate2.vasp.run
+        from ase.stress import full_3x3_to_voigt_6_stress
+        from atomate2.vasp.files import write_vasp_input_set
+        from atomate2.vasp.jobs.base import get_vasp_task_document
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        from mlip_finetune.dft.engines import DFTCalculationError
+        from mlip_finetune.units import EV_PER_A3_TO_GPA
+
+        super().calculate(atoms, properties, system_changes)
+        self.n_calls += 1
+        structure = AseAtomsAdaptor.get_structure(self.atoms)
+        run_dir = Path(self.directory) / f"vasp_{self.n_calls:05d}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.chdir(run_dir):
+            write_vasp_input_set(
+                structure, self.maker.input_set_generator, **self.maker.write_input_set_kwargs
+            )
+            try:
+                atomate2.vasp.run.run_vasp(**self.maker.run_vasp_kwargs)
+            except Exception as err:  # custodian's errors have no common public base
+                raise DFTCalculationError("vasp", run_dir, f"{type(err).__name__}: {err}") from err
+            task = get_vasp_task_document(Path.cwd(), **self.maker.task_document_kwargs)
+        doc = static_document_from_task(task, structure, label=run_dir.name)
+        if not doc.converged:
+            raise DFTCalculationError("vasp", run_dir, "the SCF did not converge (NELM reached)")
+        self.wall_time += doc.wall_time_s
+        self.results = {
+            "energy": doc.energy,
+            "free_energy": doc.energy,
+            "forces": np.asarray(doc.forces, dtype=float),
+            "stress": full_3x3_to_voigt_6_stress(np.asarray(doc.stress) / EV_PER_A3_TO_GPA),
+        }
+
+
+@job(output_schema=PhaseTransitionDocument)
+def vasp_phase_transitions(
+    structure: Structure,
+    search_settings: PhaseTransitionSettings,
+    *,
+    static_maker: BaseVaspMaker | None = None,
+    supercell_matrix: list[list[int]] | None = None,
+    min_length: float = PAPER_PHONON_MIN_LENGTH,
+    displacement: float = 0.01,
+    fc_calculator: str = "symfc",
+) -> PhaseTransitionDocument:
+    """Phase-transition search with VASP energies (paper §4.6), in one job.
+
+    :func:`mlip_finetune.evaluation.jobs.phase_transitions_with_calculator` with a
+    :class:`VaspStaticCalculator`: the phonons of the relaxed cell, then every grid energy,
+    every ionic step of the symmetry-kept relaxations and the reference energy, each one
+    VASP static at the mode-following settings (ENCUT 400 eV, EDIFF 1e-7) in a
+    sub-directory ``phase_transitions/vasp_*`` of the job's directory. The same cost as the
+    GPAW search (:func:`~mlip_finetune.evaluation.jobs.dft_phase_transitions`): hundreds of
+    supercell statics per 3-D unstable mode, so one long job on a CPU node.
+
+    Parameters
+    ----------
+    structure
+        Relaxed unit cell (Å), e.g. the output structure of the bulk relaxation.
+    search_settings
+        Search parameters.
+    static_maker
+        Maker of the statics (default :func:`phase_transition_static_maker`).
+    supercell_matrix, min_length, displacement, fc_calculator
+        Phonons of the search (phonopy; ``None`` takes the cubic supercell of side
+        ≥ ``min_length`` Å).
+
+    Returns
+    -------
+    PhaseTransitionDocument
+        Labelled ``"dft"``.
+
+    Raises
+    ------
+    DFTCalculationError
+        If a VASP static fails (custodian gives up or the SCF does not converge).
+    """
+    from pathlib import Path
+
+    from mlip_finetune.evaluation.jobs import phase_transitions_with_calculator
+
+    calculator = VaspStaticCalculator(static_maker, Path.cwd() / "phase_transitions")
+    return phase_transitions_with_calculator(
+        as_structure(structure),
+        calculator,
+        search_settings,
+        supercell_matrix=supercell_matrix,
+        min_length=min_length,
+        displacement=displacement,
+        fc_calculator=fc_calculator,
     )
 
 

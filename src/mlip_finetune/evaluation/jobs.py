@@ -1128,13 +1128,66 @@ def dft_phase_transitions(
         If a DFT calculation fails.
     """
     from mlip_finetune.dft.jobs import as_structure
+
+    equilibrium = StaticDocument.model_validate(equilibrium)
+    settings = DFTSettings.model_validate(settings)
+    calculator = DFTEngineCalculator(settings, Path.cwd() / "phase_transitions")
+    return phase_transitions_with_calculator(
+        as_structure(equilibrium.structure),
+        calculator,
+        search_settings,
+        supercell_matrix=supercell_matrix,
+        min_length=min_length,
+        displacement=displacement,
+        fc_calculator=fc_calculator,
+        phonon_statics=phonon_statics,
+    )
+
+
+def phase_transitions_with_calculator(
+    structure: Structure,
+    calculator: Calculator,
+    search_settings: PhaseTransitionSettings,
+    *,
+    label: str = "dft",
+    supercell_matrix: list[list[int]] | None = None,
+    min_length: float = 20.0,
+    displacement: float = DEFAULT_DISPLACEMENT,
+    fc_calculator: FcCalculator = "symfc",
+    phonon_statics: Sequence[StaticDocument] | None = None,
+) -> PhaseTransitionDocument:
+    """Phonons, then the phase-transition search, with one calculator that runs a code per call.
+
+    The body of :func:`dft_phase_transitions` (GPAW, :class:`DFTEngineCalculator`) and of
+    :func:`mlip_finetune.dft.vasp.vasp_phase_transitions` (VASP through atomate2,
+    :class:`~mlip_finetune.dft.vasp.VaspStaticCalculator`).
+
+    Parameters
+    ----------
+    structure
+        Relaxed unit cell (Å).
+    calculator
+        ASE calculator; its ``n_calls`` and ``wall_time`` (s), if present, are logged.
+    search_settings
+        Search parameters.
+    label
+        Label of the document.
+    supercell_matrix, min_length, displacement, fc_calculator, phonon_statics
+        See :func:`dft_phase_transitions`.
+
+    Returns
+    -------
+    PhaseTransitionDocument
+        ``wall_time_s`` covers phonons and search.
+
+    Raises
+    ------
+    ValueError
+        If ``phonon_statics`` are not the displaced supercells, in phonopy's order.
+    """
     from mlip_finetune.evaluation.phase_transitions import search_phase_transitions
 
     start = time.perf_counter()
-    equilibrium = StaticDocument.model_validate(equilibrium)
-    settings = DFTSettings.model_validate(settings)
-    structure = as_structure(equilibrium.structure)
-    calculator = DFTEngineCalculator(settings, Path.cwd() / "phase_transitions")
     matrix = supercell_matrix or phonon_supercell_matrix(structure, min_length)
     phonon, supercells = displaced_supercells(structure, matrix, displacement)
     if phonon_statics is None:
@@ -1144,11 +1197,11 @@ def dft_phase_transitions(
         phonon.forces = np.asarray(_forces_of_displaced_statics(statics, supercells))
     phonon.produce_force_constants(fc_calculator=fc_calculator, show_drift=False)
     doc = search_phase_transitions(
-        phonon, calculator, "dft", settings=PhaseTransitionSettings.model_validate(search_settings)
+        phonon, calculator, label, settings=PhaseTransitionSettings.model_validate(search_settings)
     )
     logger.info(
-        f"DFT phase-transition search: {calculator.n_calls} statics, "
-        f"{calculator.wall_time:.0f} s of DFT"
+        f"{label} phase-transition search: {getattr(calculator, 'n_calls', '?')} statics, "
+        f"{getattr(calculator, 'wall_time', 0.0):.0f} s in the code"
     )
     return doc.model_copy(update={"wall_time_s": time.perf_counter() - start})
 

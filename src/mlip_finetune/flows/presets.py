@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -79,8 +80,9 @@ def material_flow_maker(
         ``"gpaw"`` (the open engine, runs anywhere) or ``"vasp"``: atomate2's VASP makers with
         the paper's settings (:mod:`mlip_finetune.dft.vasp`) for the training statics, the
         reference relaxation and phonons, and with ``properties`` the DFT EOS, elastic tensor
-        and Slack κ (:func:`~mlip_finetune.dft.vasp.paper_properties_maker`; no DFT
-        phase-transition search with VASP). Needs VASP and POTCARs on the worker.
+        and Slack κ (:func:`~mlip_finetune.dft.vasp.paper_properties_maker`, with the
+        phase-transition search at the ``paper`` preset as with GPAW). Needs VASP and
+        POTCARs on the worker.
 
     Returns
     -------
@@ -181,16 +183,19 @@ def _dft_properties_maker(
     dft_engine: str, dft: DFTSettings, preset: RunPreset, relax_fmax: float, min_length: float
 ) -> Maker:
     """Return the DFT property suite of an engine: GPAW at the preset's settings, or VASP."""
+    # thousands of DFT statics for a 3-D unstable mode: only at paper scale
+    phase_transitions = preset is RunPreset.PAPER
     if dft_engine == "vasp":  # the paper's settings whatever the preset, as the VASP statics
         from mlip_finetune.dft.vasp import paper_properties_maker
 
-        return paper_properties_maker()
+        return replace(
+            paper_properties_maker(), phase_transitions=phase_transitions, min_length=min_length
+        )
     return DFTPropertiesMaker(
         settings=dft,
         fmax=relax_fmax,
         max_steps=200 if preset is RunPreset.PAPER else 100,
-        # thousands of DFT statics for a 3-D unstable mode: only at paper scale
-        phase_transitions=preset is RunPreset.PAPER,
+        phase_transitions=phase_transitions,
         min_length=min_length,
     )
 
