@@ -30,8 +30,10 @@ flow sees VASP exactly as it sees GPAW. The atomate2 job's TaskDoc stays in the 
 Reference properties: :func:`paper_phonon_maker`, :func:`paper_elastic_maker` and
 :func:`paper_eos_maker` return atomate2's VASP flows with the paper's settings;
 :func:`paper_properties_maker` (:class:`VaspPropertiesMaker`) chains one bulk relaxation into
-the elastic and EOS flows and converts their outputs (:func:`properties_from_vasp`) into the
-same :class:`~mlip_finetune.schemas.properties.ModelPropertiesDocument` the ML models get.
+the elastic and EOS flows (and, optionally, the phase-transition search
+:func:`vasp_phase_transitions`, whose statics run through :class:`VaspStaticCalculator`) and
+converts their outputs (:func:`properties_from_vasp`) into the same
+:class:`~mlip_finetune.schemas.properties.ModelPropertiesDocument` the ML models get.
 
 POTCARs are PBE PAW datasets of the ``PBE_54`` set with atomate2's element choices; VASP needs
 them in ``PMG_VASP_PSP_DIR`` (pymatgen's setting) on the machine that writes the inputs.
@@ -583,7 +585,7 @@ def _fmax_of(maker: BaseVaspMaker) -> float | None:
 
 @dataclass
 class VaspPropertiesMaker(Maker):
-    """DFT EOS, elastic tensor and Slack κ with VASP, through atomate2's flows (paper §4.1).
+    """DFT EOS, elastic tensor, Slack κ and phase transitions with VASP (paper §4.1, §4.6).
 
     The VASP counterpart of :class:`mlip_finetune.evaluation.jobs.DFTPropertiesMaker`, a
     drop-in ``dft_properties_maker`` of the material flow. One bulk relaxation feeds
@@ -592,7 +594,8 @@ class VaspPropertiesMaker(Maker):
     their outputs with the analysis of the ML side
     (:func:`mlip_finetune.evaluation.jobs.properties_from_points`, see
     :func:`properties_from_vasp`). The atomate2 documents (TaskDocs, ``ElasticDocument``,
-    EOS fits) stay in the store.
+    EOS fits) stay in the store. With ``phase_transitions`` the relaxed cell is also searched
+    (:func:`vasp_phase_transitions`, one job).
 
     Parameters
     ----------
