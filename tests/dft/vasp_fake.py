@@ -12,7 +12,11 @@ paper's settings as written down *here*, from the paper (§4.1, §4.6), independ
 reference inputs with it. Any drift raises :class:`VaspInputDriftError` naming each tag.
 
 The reference directories are ``tests/test_data/vasp/<case>/``, written by
-``tests/test_data/vasp/make_reference.py`` from real GPAW calculations.
+``python -m tests.test_data.vasp.make_reference`` from real GPAW calculations. Jobs that run
+many VASP statics themselves (the phase-transition search) are answered live instead
+(:meth:`FakeVasp.answer_live`): the inputs of each run are checked against a complete INCAR,
+then an ASE calculator (GPAW, or a toy model) computes the POSCAR and the outputs are
+written in VASP's formats. :meth:`FakeVasp.fail` makes a job crash as custodian reports it.
 """
 
 from __future__ import annotations
