@@ -1,7 +1,8 @@
 """Submit one fine-tuning flow per material to a cluster through jobflow-remote.
 
     .venv/bin/python workflows/submit_materials.py examples/Si.cif my/*.cif \
-        --project mlipft --foundation medium-0b3 --preset paper --strategies transfer,lora
+        --project mlipft --foundation medium-0b3 --preset paper --strategies transfer,lora \
+        --dft-engine vasp --properties
 
 The foundation model is resolved and hashed once, here (compute nodes are often offline),
 and read by path on the workers: it must sit on a filesystem they share. Every job goes to
@@ -14,7 +15,10 @@ Then start the runner (``jf -p mlipft runner start``), follow the stages with
 ``mlip-finetune results -p mlipft``. A failed job keeps its finished siblings; after
 fixing the cause, ``mlip-finetune rerun -p mlipft`` runs only what failed.
 
-``--dry-run`` prints the routing without contacting the queue database.
+``--dft-engine vasp`` runs every DFT job with VASP through atomate2 at the paper's settings;
+``--properties`` adds the EOS, elastic tensor, Slack κ (and, with the ``paper`` preset, the
+phase-transition search) of every model and of DFT. ``--dry-run`` prints the routing without
+contacting the queue database.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ def main() -> None:
     parser.add_argument("--strategies", default="transfer")
     parser.add_argument("--device", default="auto", help="torch device on the GPU worker")
     parser.add_argument("--priority", type=int, default=0)
+    parser.add_argument("--dft-engine", default="gpaw", choices=["gpaw", "vasp"])
+    parser.add_argument("--properties", action="store_true", help="EOS, elastic, Slack, phases")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args()
 
@@ -50,6 +56,7 @@ def main() -> None:
     routing = routing_for_project(project)
     foundation = resolve_foundation_model(args.foundation)
     strategies = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
+    options = {"dft_engine": args.dft_engine, "properties": args.properties}
     print(
         f"project {project.name}: dft -> {routing.dft}, gpu -> {routing.gpu}, "
         f"light -> {routing.light}; foundation {foundation.display_name} ({foundation.path})"
@@ -57,7 +64,9 @@ def main() -> None:
     for path in args.structures:
         structure = Structure.from_file(path)
         if args.dry_run:
-            maker = material_flow_maker(args.preset, strategies=strategies, device=args.device)
+            maker = material_flow_maker(
+                args.preset, strategies=strategies, device=args.device, **options
+            )
             flow = maker.make(structure, foundation, label=path.stem)
             for job, _ in flow.iterflow():
                 print(
@@ -75,6 +84,7 @@ def main() -> None:
             project=project.name,
             routing=routing,
             priority=args.priority,
+            options=options,
         )
         print(
             f"{path.stem}: flow {submission.flow_uuid}, {len(submission.db_ids)} jobs "

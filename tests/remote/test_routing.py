@@ -361,3 +361,16 @@ def test_submit_materials_dry_run(tmp_path, make_project, si_primitive, random_m
     assert "Si: dft relax dft cpu" in lines
     assert "Si: finetune transfer gpu gpu" in lines
     assert "Si: dft phonons light small" in lines
+    result = subprocess.run(
+        [
+            sys.executable, str(WORKFLOWS / "submit_materials.py"), str(cif),
+            "--foundation", str(random_mace_si), "--preset", "test", "--dry-run",
+            "--dft-engine", "vasp", "--properties",
+        ],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert "Si: vasp relax dft cpu" in lines
+    assert "Si: vasp properties relax 1 dft cpu" in lines
+    assert "Si: ml properties transfer gpu gpu" in lines
