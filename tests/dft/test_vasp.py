@@ -514,6 +514,9 @@ def test_property_suite_survives_a_failed_eos_point(vasp_properties, tmp_path, m
 
 #: The complete INCAR of a mode-following static: the paper static at 400 eV, EDIFF 1e-7.
 PHASE_TRANSITION_INCAR = PAPER_STATIC_INCAR | {"ENCUT": 400.0, "EDIFF": 1e-7}
+#: The same for the Pb/Ti toy: atomate2 adds LMAXMIX 6 (charge mixing up to l = 6) for
+#: cells with heavy elements.
+TOY_PHASE_TRANSITION_INCAR = PHASE_TRANSITION_INCAR | {"LMAXMIX": 6}
 
 
 def test_vasp_phase_transition_search_finds_the_toys_double_well(tmp_path, monkeypatch):
@@ -530,15 +533,15 @@ def test_vasp_phase_transition_search_finds_the_toys_double_well(tmp_path, monke
     from tests.evaluation.test_phase_transitions import C0, cscl, gamma_toy
 
     structure, settings, matrix = cscl(c0=C0), PhaseTransitionSettings(max_amplitude=0.5), 2
-    # atomate2 adds LMAXMIX 6 (charge mixing up to l = 6) for cells with heavy elements (Pb)
-    incar = PHASE_TRANSITION_INCAR | {"LMAXMIX": 6}
     job = vasp_phase_transitions(
         structure, settings, supercell_matrix=(np.eye(3, dtype=int) * matrix).tolist()
     )
     job.name = "vasp phase transitions"
     monkeypatch.chdir(tmp_path)
     with fake_vasp(monkeypatch) as fake:
-        fake.answer_live("vasp phase transitions", gamma_toy(), incar, "the Γ toy (ASE)")
+        fake.answer_live(
+            "vasp phase transitions", gamma_toy(), TOY_PHASE_TRANSITION_INCAR, "the Γ toy (ASE)"
+        )
         responses = run_locally(job, create_folders=True, raise_immediately=True)
     doc = responses[job.uuid][1].output
     direct = search_phase_transitions(
@@ -570,8 +573,9 @@ def test_vasp_static_calculator_reports_a_crashed_vasp(tmp_path, monkeypatch):
     job.name = "vasp phase transitions"
     monkeypatch.chdir(tmp_path)
     with fake_vasp(monkeypatch) as fake:
-        incar = PHASE_TRANSITION_INCAR | {"LMAXMIX": 6}
-        fake.answer_live("vasp phase transitions", gamma_toy(), incar, "the Γ toy (ASE)")
+        fake.answer_live(
+            "vasp phase transitions", gamma_toy(), TOY_PHASE_TRANSITION_INCAR, "the Γ toy (ASE)"
+        )
         fake.fail("vasp phase transitions")
         with pytest.raises(DFTCalculationError, match=r"vasp_00001 failed: NonRecoverableError"):
             run_locally(job, create_folders=True, raise_immediately=True)

@@ -55,6 +55,7 @@ from pymatgen.io.vasp import Incar, Kpoints
 
 from mlip_finetune.dft.jobs import as_structure
 from mlip_finetune.dft.settings import kpoint_mesh
+from mlip_finetune.evaluation.phonons import DEFAULT_DISPLACEMENT
 from mlip_finetune.evaluation.thermal_conductivity import SLACK_TEMPERATURE_K
 from mlip_finetune.schemas.dft import StaticDocument
 from mlip_finetune.schemas.phase_transitions import PhaseTransitionDocument, PhaseTransitionSettings
@@ -473,10 +474,11 @@ def _paper_relax(
     return VaspRelaxMaker(name=name, input_set_generator=PaperRelaxSetGenerator(preset_incar=incar))
 
 
-def _double_relax(spin_polarised: bool) -> DoubleRelaxMaker:
+def _double_relax(spin_polarised: bool, name: str = "vasp relax") -> DoubleRelaxMaker:
+    """atomate2's ``DoubleRelaxMaker`` of :func:`_paper_relax` (jobs ``"<name> 1"``, ``"… 2"``)."""
     from atomate2.vasp.flows.core import DoubleRelaxMaker
 
-    return DoubleRelaxMaker.from_relax_maker(_paper_relax(spin_polarised))
+    return DoubleRelaxMaker.from_relax_maker(_paper_relax(spin_polarised, name))
 
 
 def paper_elastic_maker(*, spin_polarised: bool = False) -> ElasticMaker:
@@ -562,24 +564,20 @@ def paper_properties_maker(*, spin_polarised: bool = False) -> VaspPropertiesMak
         ISIF 3 to 0.5 meV/Å), then :func:`paper_elastic_maker` and :func:`paper_eos_maker`
         on the relaxed cell without their own bulk relaxations.
     """
-    from atomate2.vasp.flows.core import DoubleRelaxMaker
-
     return VaspPropertiesMaker(
-        relax_maker=DoubleRelaxMaker.from_relax_maker(
-            _paper_relax(spin_polarised, "vasp properties relax")
-        ),
+        relax_maker=_double_relax(spin_polarised, "vasp properties relax"),
         elastic_maker=paper_elastic_maker(spin_polarised=spin_polarised),
         eos_maker=paper_eos_maker(spin_polarised=spin_polarised),
     )
 
 
 def _default_properties_relax() -> DoubleRelaxMaker:
-    return paper_properties_maker().relax_maker
+    return _double_relax(spin_polarised=False, name="vasp properties relax")
 
 
-def _fmax_of(maker: BaseVaspMaker) -> float | None:
-    """Force threshold (eV/Å) of a VASP relaxation maker from a negative EDIFFG, else None."""
-    ediffg = float(maker.input_set_generator.preset_incar.get("EDIFFG", 0.0) or 0.0)
+def _fmax_from_ediffg(incar: dict) -> float | None:
+    """Force threshold (eV/Å) of a VASP relaxation from a negative EDIFFG, else None."""
+    ediffg = float(incar.get("EDIFFG", 0.0) or 0.0)
     return -ediffg if ediffg < 0 else None
 
 
@@ -637,7 +635,7 @@ class VaspPropertiesMaker(Maker):
     phase_transition_maker: BaseVaspMaker = field(default_factory=phase_transition_static_maker)
     supercell_matrix: list[list[int]] | None = None
     min_length: float = PAPER_PHONON_MIN_LENGTH
-    displacement: float = 0.01
+    displacement: float = DEFAULT_DISPLACEMENT
     fc_calculator: str = "symfc"
 
     def make(self, structure: Structure | OutputReference) -> Flow:
@@ -697,7 +695,9 @@ class VaspPropertiesMaker(Maker):
             relax.output,
             [j.output for j in eos_points],
             elastic.output,
-            elastic_fmax=_fmax_of(self.elastic_maker.elastic_relax_maker),
+            elastic_fmax=_fmax_from_ediffg(
+                self.elastic_maker.elastic_relax_maker.input_set_generator.preset_incar
+            ),
             slack_temperature=self.slack_temperature,
             phase_transitions=None if phases is None else phases.output,
             phase_transition_settings=self.phase_transition_settings if phases else None,
@@ -812,11 +812,7 @@ def properties_from_vasp(
         fitting_method=fitting_method,
         symprec=None,  # atomate2 stores the strains already expanded by symmetry
         slack_temperature=slack_temperature,
-        phase_transitions=(
-            None
-            if phase_transitions is None
-            else PhaseTransitionDocument.model_validate(phase_transitions)
-        ),
+        phase_transitions=phase_transitions,
         phase_transition_settings=phase_transition_settings,
         failures=failures,
     )
@@ -943,7 +939,7 @@ def vasp_phase_transitions(
     static_maker: BaseVaspMaker | None = None,
     supercell_matrix: list[list[int]] | None = None,
     min_length: float = PAPER_PHONON_MIN_LENGTH,
-    displacement: float = 0.01,
+    displacement: float = DEFAULT_DISPLACEMENT,
     fc_calculator: str = "symfc",
 ) -> PhaseTransitionDocument:
     """Phase-transition search with VASP energies (paper §4.6), in one job.
@@ -1157,11 +1153,10 @@ def static_document_from_task(
     }
     if int(incar.get("NSW", 0) or 0) > 0:
         final_structure = Structure.from_sites([output.structure[j] for j in order])
-        ediffg = float(incar.get("EDIFFG", 0.0) or 0.0)
         extra |= {
             "n_steps": len(calc.output.ionic_steps or []),
             "relax_converged": str(calc.has_vasp_completed) == "successful",
-            "fmax": -ediffg if ediffg < 0 else None,
+            "fmax": _fmax_from_ediffg(incar),
             "relax_cell": int(incar.get("ISIF", 2)) >= 3,  # noqa: PLR2004 (VASP's ISIF code)
         }
     else:

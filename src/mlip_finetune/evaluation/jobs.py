@@ -899,7 +899,7 @@ def properties_from_points(
     elastic_converged: Sequence[bool] | None = None,
     elastic_wall_time_s: float = 0.0,
     slack_temperature: float = SLACK_TEMPERATURE_K,
-    phase_transitions: PhaseTransitionDocument | None = None,
+    phase_transitions: PhaseTransitionDocument | dict | None = None,
     phase_transition_settings: PhaseTransitionSettings | None = None,
     failures: dict[str, str] | None = None,
 ) -> ModelPropertiesDocument:
@@ -932,7 +932,8 @@ def properties_from_points(
     elastic_wall_time_s
         Summed wall time of the strained-cell relaxations (s).
     slack_temperature, phase_transitions, phase_transition_settings
-        See :func:`dft_properties_from_statics`.
+        See :func:`dft_properties_from_statics`; ``phase_transitions`` may be the
+        document's dict (a job output).
     failures
         Failures found earlier, kept in the document; an ``"elastic"`` entry skips the
         elastic fit (no strained cells).
@@ -988,6 +989,7 @@ def properties_from_points(
             failures["elastic"] = str(err)
     slack = _slack_or_failure(elastic, slack_temperature, failures)
     if phase_transitions is not None:
+        phase_transitions = PhaseTransitionDocument.model_validate(phase_transitions)
         wall_times["phase_transitions"] = phase_transitions.wall_time_s
     wall_times["total"] = float(sum(wall_times.values()))
     return ModelPropertiesDocument(
@@ -1059,11 +1061,7 @@ def assemble_dft_properties(
         sym_reduce=sym_reduce,
         symprec=symprec,
         slack_temperature=slack_temperature,
-        phase_transitions=(
-            None
-            if phase_transitions is None
-            else PhaseTransitionDocument.model_validate(phase_transitions)
-        ),
+        phase_transitions=phase_transitions,
         phase_transition_settings=phase_transition_settings,
     )
 

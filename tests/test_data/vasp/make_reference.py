@@ -99,24 +99,13 @@ CASES: dict[str, tuple[Structure, str]] = {
 
 
 def gpaw_log_facts(log: Path) -> dict:
-    """Read the irreducible k-points (fractional) and weights, bands and FFT grid of a GPAW log."""
+    """Read the number of bands and the FFT grid of a GPAW log."""
     text = log.read_text(encoding="utf-8")
-    number = r"(-?\d+\.\d+)"
-    rows = re.findall(
-        rf"^\|\s*\d+\s*\|\s*\(\s*{number},\s*{number},\s*{number}\)\s*\|\s*{number}\s*\|",
-        text,
-        flags=re.MULTILINE,
-    )
     grid = re.search(r"Grid points: \[\s*(\d+)\s+(\d+)\s+(\d+)\s*\]", text)
     bands = re.search(r"^Bands:\s+(\d+)", text, flags=re.MULTILINE)
-    if not rows or grid is None or bands is None:
-        raise RuntimeError(f"Could not read k-points, bands and grid from {log}.")
-    return {
-        "kpoints": [[float(x) for x in row[:3]] for row in rows],
-        "weights": [float(row[3]) for row in rows],
-        "nbands": int(bands.group(1)),
-        "grid": [int(n) for n in grid.groups()],
-    }
+    if grid is None or bands is None:
+        raise RuntimeError(f"Could not read bands and grid from {log}.")
+    return {"nbands": int(bands.group(1)), "grid": [int(n) for n in grid.groups()]}
 
 
 def gpaw_steps(
@@ -157,11 +146,11 @@ def gpaw_steps(
         }
         for frame, energy, free_energy, forces, stress in frames
     ]
-    facts = gpaw_log_facts(directory / "gpaw.txt")
-    # Kohn–Sham eigenvalues of the final geometry (pymatgen's input sets read the band gap
-    # of a previous vasprun.xml, e.g. in atomate2's double relaxation)
-    # and the full list of irreducible k-points (the log shows only the first ones)
+    # irreducible k-points and weights, and the Kohn–Sham eigenvalues of the final geometry
+    # (pymatgen's input sets read the band gap of a previous vasprun.xml, e.g. in atomate2's
+    # double relaxation), from the worker's output; bands and FFT grid from GPAW's log
     bands = json.loads((directory / OUTPUT_FILE).read_text(encoding="utf-8"))["bands"]
+    facts = gpaw_log_facts(directory / "gpaw.txt")
     facts |= {"bands": bands, "kpoints": bands["kpoints"], "weights": bands["weights"]}
     return steps, result, facts
 
