@@ -94,10 +94,10 @@ def _run(flow_or_job, root: Path) -> tuple[float, dict]:
 
 
 def run_ours(structure, model: Path, matrix: list, args: argparse.Namespace, root: Path) -> dict:
-    from mlip_finetune.calculators import _cached
+    from mlip_finetune.core.calculators import clear_cache
     from mlip_finetune.evaluation.jobs import MLPhononMaker
 
-    _cached.cache_clear()  # pay the model load, as atomate2 does
+    clear_cache()  # pay the model load, as atomate2 does
     maker = MLPhononMaker(
         relax=args.relax,
         fmax=args.fmax,

@@ -68,15 +68,15 @@ def tiny_standin(tmp_path_factory, si_primitive):
     Deliberately under-trained (few structures, few epochs) so that fine-tuning on DFT data
     has something to improve; built with the real stand-in code path.
     """
-    from mlip_finetune.fitting.strategies import MaceTrainSettings
-    from mlip_finetune.standin import StandinSettings, build_standin_foundation
+    from mlip_finetune.fitting.standin import StandinSettings, build_standin_foundation
+    from mlip_finetune.schemas.fitting import TrainSettings
 
     settings = StandinSettings(
         n_material=24,
         n_elemental=0,
         min_supercell_atoms=8,
         max_rattle=0.1,
-        train=MaceTrainSettings(
+        train=TrainSettings(
             lr=0.01,
             weight_decay=5e-7,
             E0s="average",

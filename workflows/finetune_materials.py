@@ -18,7 +18,7 @@ from pathlib import Path
 from jobflow import Flow, run_locally
 from pymatgen.core import Structure
 
-from mlip_finetune.flows.presets import material_flow_maker
+from mlip_finetune.flows.presets import RunPreset, material_flow_maker
 from mlip_finetune.foundation import STANDIN, resolve_foundation_model
 from mlip_finetune.store import local_store
 
@@ -27,7 +27,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("structures", nargs="+", type=Path)
     parser.add_argument("--foundation", default="medium-0b3", help="name, path or 'standin'")
-    parser.add_argument("--preset", default="local", choices=["paper", "local", "test"])
+    parser.add_argument(
+        "--preset", default=RunPreset.LOCAL.value, choices=[p.value for p in RunPreset]
+    )
     parser.add_argument("--strategies", default="transfer")
     parser.add_argument("--store", type=Path, default=Path("runs/store"))
     parser.add_argument("--workdir", type=Path, default=Path("runs"))

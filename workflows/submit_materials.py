@@ -6,9 +6,9 @@
 
 The foundation model is resolved and hashed once, here (compute nodes are often offline),
 and read by path on the workers: it must sit on a filesystem they share. Every job goes to
-the worker of its kind (``mlip_finetune.remote.ROUTES``): DFT to the CPU worker, training
-data, fine-tuning and ML phonons to the GPU worker, the rest to the small worker, as set in
-the project's ``metadata.mlip_finetune`` (``workflows/jfremote_project_slurm.yaml``).
+the worker of its kind (its tag, ``mlip_finetune.remote.job_kind``): DFT to the CPU worker,
+training data, fine-tuning and ML phonons to the GPU worker, the rest to the small worker,
+as set in the project's ``metadata.mlip_finetune`` (``workflows/jfremote_project_slurm.yaml``).
 
 Then start the runner (``jf -p mlipft runner start``), follow the stages with
 ``mlip-finetune status -p mlipft`` and read the comparison tables with
@@ -31,8 +31,8 @@ from pymatgen.core import Structure
 from mlip_finetune.flows.presets import material_flow_maker
 from mlip_finetune.foundation import resolve_foundation_model
 from mlip_finetune.remote import (
-    job_kind,
     load_project,
+    routed_jobs,
     routing_for_project,
     submit_material,
 )
@@ -63,28 +63,24 @@ def main() -> None:
     )
     for path in args.structures:
         structure = Structure.from_file(path)
+        maker = material_flow_maker(
+            args.preset, strategies=strategies, device=args.device, **options
+        )
+        flow = maker.make(structure, foundation, label=path.stem)
         if args.dry_run:
-            maker = material_flow_maker(
-                args.preset, strategies=strategies, device=args.device, **options
-            )
-            flow = maker.make(structure, foundation, label=path.stem)
-            for job, _ in flow.iterflow():
-                print(
-                    f"  {path.stem}: {job.name:<28} {job_kind(job).value:<6} "
-                    f"{routing.worker(job_kind(job))}"
-                )
+            for name, kind, worker in routed_jobs(flow, routing):
+                print(f"  {path.stem}: {name:<28} {kind.value:<6} {worker}")
             continue
         submission = submit_material(
-            structure,
+            flow,
             foundation,
+            label=path.stem,
             preset=args.preset,
             strategies=strategies,
-            label=path.stem,
-            device=args.device,
+            options=options,
             project=project.name,
             routing=routing,
             priority=args.priority,
-            options=options,
         )
         print(
             f"{path.stem}: flow {submission.flow_uuid}, {len(submission.db_ids)} jobs "

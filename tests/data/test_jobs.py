@@ -8,45 +8,43 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from jobflow import Job, JobStore, run_locally
+from jobflow import Flow, Job, JobStore, run_locally
 from maggma.stores import MemoryStore
 from monty.json import MontyDecoder, MontyEncoder
 from pymatgen.core import Lattice, Structure
 
+from mlip_finetune.core.provenance import sha256_file
+from mlip_finetune.core.store import local_store
 from mlip_finetune.data.jobs import (
+    DATA_STORE_KEYS,
     FoundationModelMismatchError,
     TrainingDataMaker,
     UnsupportedElementError,
     generate_training_data,
+    make_frame_structures,
 )
-from mlip_finetune.data.utils import SupercellProtocol
-from mlip_finetune.foundation import check_model_elements
+from mlip_finetune.data.supercells import SupercellProtocol
+from mlip_finetune.foundation import check_model_elements, model_elements
 from mlip_finetune.schemas.data import TrainingDataDocument
-from mlip_finetune.utils import sha256_file
+from mlip_finetune.schemas.jobs import JobKind, JobTag, Stage, job_tag
 
 SCALES = (-0.05, -0.025, 0.0, 0.025, 0.05)
 FAST = {"protocol": SupercellProtocol.PRIMITIVE, "max_steps": 200, "fmax": 1e-2, "device": "cpu"}
 
 
-@pytest.fixture(scope="module")
-def one_torch_thread():
-    """MACE on a small, busy machine is ~10x faster on one thread than on two."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def run_jobs(jobs, store, directory):
+    """Run jobs locally in ``directory`` with ``store``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(directory)
+        run_locally(Flow(jobs), store=store, create_folders=True, ensure_success=True)
 
 
 def run_maker(maker, structure, model_path, directory):
     """Run the maker's job locally in ``directory``; return the document read from the store."""
-    store = JobStore(MemoryStore())
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     new_job = maker.make(structure, str(model_path), sha256_file(model_path))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(directory)
-        run_locally(new_job, store=store, create_folders=True, ensure_success=True)
-    return TrainingDataDocument.model_validate(store.get_output(new_job.uuid))
+    run_jobs([new_job], store, directory)
+    return TrainingDataDocument.model_validate(store.get_output(new_job.uuid, load=True))
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +190,6 @@ def test_bad_settings_fail_at_build_time(si_primitive, settings, match):
 
 
 def test_unsupported_elements(random_mace_si, one_torch_thread):
-
     nacl = Structure.from_spacegroup(
         "Fm-3m", Lattice.cubic(5.69), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
     )
@@ -205,9 +202,11 @@ def test_unsupported_elements(random_mace_si, one_torch_thread):
 
 
 def test_supported_elements_pass(random_mace_nacl):
-
     nacl = Structure(Lattice.cubic(5.69), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    check_model_elements(random_mace_nacl, [site.specie.Z for site in nacl])
+    numbers = [site.specie.Z for site in nacl]
+    assert set(numbers) <= set(model_elements(random_mace_nacl))
+    assert check_model_elements(random_mace_nacl, numbers) is None
+    assert check_model_elements(random_mace_nacl, [17]) is None  # a subset is enough
 
 
 def test_model_hash_is_checked(si_primitive, random_mace_si):
@@ -215,3 +214,53 @@ def test_model_hash_is_checked(si_primitive, random_mace_si):
         generate_training_data.original(
             si_primitive, str(random_mace_si), "0000", TrainingDataMaker(**FAST)
         )
+
+
+def test_jobs_are_tagged_like_their_routing(si_primitive, random_mace_si):
+    data = TrainingDataMaker().make(si_primitive, str(random_mace_si), "abc")
+    structures = make_frame_structures(data.output)
+    # remote.job_kind / remote.stage_of of these names: gpu / data and light / data
+    assert job_tag(data) == JobTag(kind=JobKind.GPU, stage=Stage.DATA)
+    assert structures.name == "frame structures"
+    assert job_tag(structures) == JobTag(kind=JobKind.LIGHT, stage=Stage.DATA)
+    assert DATA_STORE_KEYS == ("frames",)
+    assert data._kwargs == {"data": ["frames"]}
+
+
+def test_frames_live_in_the_data_store_and_resolve_back(
+    si_primitive, random_mace_si, tmp_path, one_torch_thread
+):
+    store = local_store(tmp_path / "store")  # the embedded store of `mlip-finetune run`
+    maker = TrainingDataMaker(**FAST, volume_scales=(-0.05, 0.0), n_frames=2)
+    data = maker.make(si_primitive, str(random_mace_si), sha256_file(random_mace_si))
+    structures = make_frame_structures(data.output)
+    run_jobs([data, structures], store, tmp_path)
+
+    store.connect()
+    main = store.docs_store.query_one({"uuid": data.uuid})["output"]
+    # the main document keeps a reference, not the frames and their structures
+    assert set(main["frames"]) >= {"blob_uuid", "store"}
+    assert main["frames"]["store"] == "data"
+    assert "Structure" not in json.dumps(main)
+    assert (main["n_train"], main["n_validation"]) == (2, 2)
+    assert len(main["relaxations"]) == 2
+    blob = store.additional_stores["data"].query_one({"blob_uuid": main["frames"]["blob_uuid"]})
+    assert blob["job_uuid"] == data.uuid
+    assert len(blob["data"]) == 4
+    assert blob["data"][0]["structure"]["@class"] == "Structure"
+
+    # readers that load (results, report, downstream jobs) get the whole document back
+    document = TrainingDataDocument.model_validate(store.get_output(data.uuid, load=True))
+    assert len(document.frames) == 4
+    (loaded,) = store.query({"uuid": data.uuid}, load=True)
+    assert len(loaded["output"]["frames"]) == 4
+    received = [Structure.from_dict(s) for s in store.get_output(structures.uuid, load=True)]
+    assert received == [frame.structure for frame in document.frames]
+    store.close()
+
+
+def test_maker_job_serialises_its_data_store_keys(si_primitive, random_mace_si):
+    new_job = TrainingDataMaker().make(si_primitive, str(random_mace_si), "abc")
+    restored = Job.from_dict(json.loads(json.dumps(new_job.as_dict(), cls=MontyEncoder)))
+    assert restored._kwargs == {"data": ["frames"]}
+    assert job_tag(restored) == JobTag(kind=JobKind.GPU, stage=Stage.DATA)

@@ -1,4 +1,7 @@
-"""jobflow Makers with real GPAW runs (DFTSettings.test())."""
+"""jobflow Makers of the open DFT engines: build-time checks, tags, and real GPAW runs.
+
+The runs (marked ``dft``) use DFTSettings.test().
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,21 @@ import pytest
 from ase.io import read
 from jobflow import Flow, JobStore, job, run_locally
 from maggma.stores import MemoryStore
+from monty.json import MontyDecoder, jsanitize
 from pymatgen.core import Lattice, Structure
 
 from mlip_finetune.dft.engines import UnknownEngineError
-from mlip_finetune.dft.gpaw_engine import RELAX_TRAJECTORY_FILE
-from mlip_finetune.dft.jobs import ReferenceStaticsMaker, RelaxMaker, StaticMaker
+from mlip_finetune.dft.gpaw.engine import RELAX_TRAJECTORY_FILE
+from mlip_finetune.dft.jobs import (
+    DFTRelaxMaker,
+    DFTStaticMaker,
+    ReferenceStaticsMaker,
+    RelaxMaker,
+    StaticMaker,
+)
 from mlip_finetune.dft.settings import DFTSettings
 from mlip_finetune.schemas.dft import StaticDocument
+from mlip_finetune.schemas.jobs import JobKind, JobTag, Stage, job_tag
 from mlip_finetune.units import EV_PER_A3_TO_GPA
 
 SETTINGS = DFTSettings.test()
@@ -42,9 +53,9 @@ def memory_store() -> JobStore:
 @pytest.mark.parametrize(
     "make",
     [
-        lambda s: StaticMaker(settings=s).make(si2(5.468)),
-        lambda s: ReferenceStaticsMaker(static_maker=StaticMaker(settings=s)).make([si2(5.468)]),
-        lambda s: RelaxMaker(settings=s).make(si2(5.468)),
+        lambda s: DFTStaticMaker(settings=s).make(si2(5.468)),
+        lambda s: ReferenceStaticsMaker(static_maker=DFTStaticMaker(settings=s)).make([si2(5.468)]),
+        lambda s: DFTRelaxMaker(settings=s).make(si2(5.468)),
     ],
 )
 def test_unknown_engine_fails_at_make(make):
@@ -58,23 +69,95 @@ def test_bad_arguments_fail_at_make():
     with pytest.raises(ValueError, match="2 labels for 1 structures"):
         ReferenceStaticsMaker().make([si2(5.468)], labels=["a", "b"])
     with pytest.raises(ValueError, match="fmax and max_steps"):
-        RelaxMaker(fmax=0.0).make(si2(5.468))
+        DFTRelaxMaker(fmax=0.0).make(si2(5.468))
 
 
 def test_makers_serialise_round_trip():
-    maker = ReferenceStaticsMaker(static_maker=StaticMaker(settings=SETTINGS))
+    maker = ReferenceStaticsMaker(static_maker=DFTStaticMaker(settings=SETTINGS))
     restored = ReferenceStaticsMaker.from_dict(maker.as_dict())
     assert restored.static_maker.settings == SETTINGS
-    static = StaticMaker(settings=SETTINGS).make(si2(5.468), label="x")
+    # jobflow-remote stores a job with jsanitize, which keeps only the stage's value
+    phonons = ReferenceStaticsMaker(stage=Stage.DFT_PHONONS)
+    stored = MontyDecoder().process_decoded(jsanitize(phonons, strict=True, allow_bson=True))
+    assert stored.stage is Stage.DFT_PHONONS
+    assert stored.static_maker.stage is Stage.DFT_STATICS
+    static = DFTStaticMaker(settings=SETTINGS).make(si2(5.468), label="x")
     assert static.name == "dft static"
     assert type(static).from_dict(static.as_dict()).function_kwargs["settings"] == SETTINGS
+
+
+def test_old_names_are_the_new_makers():
+    assert StaticMaker is DFTStaticMaker
+    assert RelaxMaker is DFTRelaxMaker
+    # the job names do not change with the class names
+    assert DFTStaticMaker().name == "dft static"
+    assert DFTRelaxMaker().name == "dft relax"
+    assert ReferenceStaticsMaker().name == "dft statics"
+
+
+def test_jobs_are_tagged_with_kind_and_stage():
+    static = DFTStaticMaker(settings=SETTINGS).make(si2(5.468))
+    assert job_tag(static) == JobTag(kind=JobKind.DFT, stage=Stage.DFT_STATICS)
+    relax = DFTRelaxMaker(settings=SETTINGS).make(si2(5.468))
+    assert job_tag(relax) == JobTag(kind=JobKind.DFT, stage=Stage.DFT_PHONONS)
+    properties = DFTRelaxMaker(
+        name="dft properties relax", settings=SETTINGS, stage=Stage.PROPERTIES
+    ).make(si2(5.468))
+    assert job_tag(properties) == JobTag(kind=JobKind.DFT, stage=Stage.PROPERTIES)
+    fan_out = ReferenceStaticsMaker(static_maker=DFTStaticMaker(settings=SETTINGS)).make(
+        [si2(5.468)]
+    )
+    assert job_tag(fan_out) == JobTag(kind=JobKind.LIGHT, stage=Stage.DFT_STATICS)
+
+
+def test_settings_record_and_phonon_maker():
+    maker = DFTStaticMaker(settings=SETTINGS)
+    assert maker.settings_record() == SETTINGS.model_dump(mode="json")
+    assert maker.phonon_static_name == "dft phonon displacement"
+    phonon = maker.phonon_static_maker()
+    assert (phonon.name, phonon.stage) == ("dft phonon displacement", Stage.DFT_PHONONS)
+    assert phonon.settings == SETTINGS
+    assert (maker.name, maker.stage) == ("dft static", Stage.DFT_STATICS)  # unchanged
+
+
+@pytest.mark.parametrize(
+    ("fan_out_maker", "names", "stage"),
+    [
+        (
+            ReferenceStaticsMaker(static_maker=DFTStaticMaker(settings=SETTINGS)),
+            ["dft static 1/2", "dft static 2/2"],
+            Stage.DFT_STATICS,
+        ),
+        (
+            ReferenceStaticsMaker(
+                name="dft phonon statics",
+                static_maker=DFTStaticMaker(settings=SETTINGS).phonon_static_maker(),
+                stage=Stage.DFT_PHONONS,
+            ),
+            ["dft phonon displacement 1/2", "dft phonon displacement 2/2"],
+            Stage.DFT_PHONONS,
+        ),
+    ],
+)
+def test_fan_out_tags_the_statics_it_creates(fan_out_maker, names, stage):
+    """The statics created at run time carry their kind and stage (no DFT runs here)."""
+    fan_out = fan_out_maker.make([si2(5.468), si2(5.5)])
+    assert job_tag(fan_out) == JobTag(kind=JobKind.LIGHT, stage=stage)
+    store = memory_store()
+    store.connect()
+    restored = type(fan_out).from_dict(fan_out.as_dict())  # as a remote worker gets it
+    response = restored.run(store)  # builds the statics, runs no DFT
+    statics = [j for j in response.replace.jobs if j.name != "store_inputs"]
+    assert [j.name for j in statics] == names
+    for static in statics:
+        assert job_tag(static) == JobTag(kind=JobKind.DFT, stage=stage)
 
 
 @pytest.mark.dft
 def test_reference_statics_fan_out(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     upstream = two_structures()
-    statics = ReferenceStaticsMaker(static_maker=StaticMaker(settings=SETTINGS)).make(
+    statics = ReferenceStaticsMaker(static_maker=DFTStaticMaker(settings=SETTINGS)).make(
         upstream.output, metadata={"material": "Si"}
     )
     store = memory_store()
@@ -105,7 +188,7 @@ def test_reference_statics_fan_out(tmp_path, monkeypatch):
 def test_relax_expands_compressed_si(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     start = si2(5.3)
-    maker = RelaxMaker(settings=SETTINGS, fmax=0.01, max_steps=40)
+    maker = DFTRelaxMaker(settings=SETTINGS, fmax=0.01, max_steps=40)
     relax = maker.make(start, metadata={"material": "Si"})
     responses = run_locally(relax, store=memory_store(), create_folders=True, ensure_success=True)
     document = responses[relax.uuid][1].output

@@ -1,9 +1,8 @@
-"""Settings, k-point meshes, GPAW parameter translation and the engine registry (no DFT)."""
+"""DFT settings and k-point meshes (no DFT)."""
 
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -11,8 +10,6 @@ from ase.build import bulk
 from pydantic import ValidationError
 from pymatgen.core import Lattice
 
-from mlip_finetune.dft.engines import ENGINES, DFTEngine, UnknownEngineError, get_engine
-from mlip_finetune.dft.gpaw_engine import GPAWEngine, gpaw_parameters, worker_command
 from mlip_finetune.dft.settings import DFTSettings, kpoint_mesh
 
 
@@ -70,41 +67,3 @@ def test_settings_reject_typos_and_bad_values():
 def test_every_field_is_documented():
     for name, info in DFTSettings.model_fields.items():
         assert info.description, name
-
-
-def test_gpaw_parameters_translation_and_overrides():
-    settings = DFTSettings.test().model_copy(
-        update={
-            "scf_forces_tol": 1e-3,
-            "engine_kwargs": {"convergence": {"density": 1e-6}, "nbands": 12},
-        }
-    )
-    params = gpaw_parameters(settings, [2, 3, 4])
-    assert params["mode"] == {"name": "pw", "ecut": 250.0}
-    assert params["kpts"] == {"size": [2, 3, 4], "gamma": True}
-    assert params["occupations"] == {"name": "fermi-dirac", "width": 0.05}
-    assert params["convergence"] == {"energy": 1e-7, "forces": 1e-3, "density": 1e-6}
-    assert params["nbands"] == 12
-    assert params["xc"] == "PBE"
-    monkhorst_pack = gpaw_parameters(settings.model_copy(update={"gamma_centred": False}), [2] * 3)
-    assert monkhorst_pack["kpts"] == {"size": [2, 2, 2]}
-
-
-def test_worker_command():
-    serial = worker_command(1)
-    assert serial[0] == sys.executable
-    assert serial[1:3] == ["-m", "mlip_finetune.dft._gpaw_worker"]
-    parallel = worker_command(2)
-    assert parallel[1:3] == ["-np", "2"]
-    assert parallel[3:] == serial
-
-
-def test_registry():
-    assert "gpaw" in ENGINES
-    engine = get_engine("gpaw")
-    assert isinstance(engine, GPAWEngine)
-    assert isinstance(engine, DFTEngine)
-    assert engine.name == "gpaw"
-    with pytest.raises(UnknownEngineError, match=r"'qe'.*known engines: gpaw"):
-        get_engine("qe")
-    assert issubclass(UnknownEngineError, ValueError)

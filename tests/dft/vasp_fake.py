@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     import pytest
     from ase.calculators.calculator import Calculator
+    from pymatgen.core import Structure
 
 #: Root of the committed reference calculations.
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "test_data" / "vasp"
@@ -350,3 +351,73 @@ def fake_vasp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeVasp]:
     finally:
         with contextlib.suppress(StopIteration):
             next(generator)  # atomate2's clean-up: undo the patches, clear its registry
+
+
+# --- expectations and helpers shared by the VASP tests -------------------------------------
+
+#: The complete INCAR of a paper static, written out from the paper (§4.1) and the
+#: choices documented in mlip_finetune.dft.vasp.sets; any other tag is drift.
+PAPER_STATIC_INCAR = {
+    "ALGO": "Normal",
+    "EDIFF": 1e-8,
+    "ENCUT": 520.0,
+    "GGA": "Pe",
+    "IBRION": -1,
+    "ISIF": 2,
+    "ISMEAR": 0,
+    "ISPIN": 1,
+    "ISYM": 0,
+    "LAECHG": False,
+    "LASPH": True,
+    "LCHARG": False,
+    "LELF": False,
+    "LREAL": False,
+    "LVTOT": False,
+    "LWAVE": False,
+    "NELM": 200,
+    "NSW": 0,
+    "PREC": "Accurate",
+    "SIGMA": 0.05,
+}
+#: The complete INCAR of a mode-following static: the paper static at 400 eV, EDIFF 1e-7.
+PHASE_TRANSITION_INCAR: dict[str, Any] = PAPER_STATIC_INCAR | {"ENCUT": 400.0, "EDIFF": 1e-7}
+#: The same for the Pb/Ti toy: atomate2 adds LMAXMIX 6 (charge mixing up to l = 6) for
+#: cells with heavy elements.
+TOY_PHASE_TRANSITION_INCAR: dict[str, Any] = PHASE_TRANSITION_INCAR | {"LMAXMIX": 6}
+
+
+def si2(a: float) -> Structure:
+    """Diamond Si, primitive cell, lattice parameter ``a`` (Å)."""
+    from pymatgen.core import Lattice, Structure
+
+    conv = Structure.from_spacegroup("Fd-3m", Lattice.cubic(a), ["Si"], [[0, 0, 0]])
+    return conv.get_primitive_structure()
+
+
+def input_structure(case: str) -> Structure:
+    """The input structure of a reference case."""
+    from pymatgen.core import Structure
+
+    return Structure.from_dict(reference(case)["input_structure"])
+
+
+def run_with_fake(
+    flow: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    registrations: list[tuple[str, str, dict[str, Any]]],
+    store: Any = None,
+) -> tuple[dict, FakeVasp]:
+    """Run ``flow`` locally in ``tmp_path`` with the fake answering ``registrations``.
+
+    ``registrations`` are ``(job name, case, tags)`` for :meth:`FakeVasp.register`; returns
+    jobflow's responses and the fake (its calls).
+    """
+    from jobflow import run_locally
+
+    monkeypatch.chdir(tmp_path)
+    with fake_vasp(monkeypatch) as fake:
+        for job_name, case, tags in registrations:
+            fake.register(job_name, case, tags)
+        responses = run_locally(flow, store=store, create_folders=True, raise_immediately=True)
+    return responses, fake

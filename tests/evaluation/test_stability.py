@@ -5,25 +5,25 @@ from __future__ import annotations
 import pytest
 
 from mlip_finetune.evaluation.stability import (
-    classify_stability,
+    is_dynamically_unstable,
     set_precision_recall_f1,
     stability_confusion,
 )
 from mlip_finetune.schemas.properties import StabilityConfusion
 
 
-def test_classify_stability_threshold():
-    assert classify_stability(-0.5) is True
-    assert classify_stability(-2e-4) is True
+def test_is_dynamically_unstable_threshold():
+    assert is_dynamically_unstable(-0.5) is True
+    assert is_dynamically_unstable(-2e-4) is True
     # Exactly at and just above the paper's -1e-4 THz cutoff: stable.
-    assert classify_stability(-1e-4) is False
-    assert classify_stability(-5e-5) is False
-    assert classify_stability(3.0) is False
-    assert classify_stability(-0.05, threshold=-0.1) is False
+    assert is_dynamically_unstable(-1e-4) is False
+    assert is_dynamically_unstable(-5e-5) is False
+    assert is_dynamically_unstable(3.0) is False
+    assert is_dynamically_unstable(-0.05, threshold=-0.1) is False
     with pytest.raises(ValueError, match="NaN"):
-        classify_stability(float("nan"))
+        is_dynamically_unstable(float("nan"))
     with pytest.raises(ValueError, match="threshold"):
-        classify_stability(1.0, threshold=0.1)
+        is_dynamically_unstable(1.0, threshold=0.1)
 
 
 def _labels(n_true_stable, n_false_stable, n_false_unstable, n_true_unstable):

@@ -4,50 +4,12 @@ import pytest
 from jobflow import run_locally
 
 from mlip_finetune.fitting.data_efficiency import DataEfficiencyMaker
-from mlip_finetune.fitting.jobs import FineTuneMaker, split_statics
+from mlip_finetune.fitting.jobs import FineTuneMaker
 from mlip_finetune.fitting.strategies import default_settings
-from mlip_finetune.schemas.data import TrainingDataDocument, TrainingFrame
 from mlip_finetune.schemas.fitting import DataEfficiencyDocument
-from tests.fitting.test_training import _labelled
-
-
-def _training_data(statics):
-    """3 trajectories × 3 frames: trajectory 2 is validation; frame_index 0..2."""
-    frames = [
-        TrainingFrame(
-            structure=s.structure,
-            trajectory_index=i // 3,
-            volume_scale=[-0.05, 0.05, 0.0][i // 3],
-            frame_index=i % 3,
-            relaxation_step=i % 3,
-            foundation_energy=s.energy,
-            split="validation" if i // 3 == 2 else "train",
-        )
-        for i, s in enumerate(statics)
-    ]
-    return TrainingDataDocument(
-        formula="Si",
-        protocol="primitive",
-        supercell_matrix=[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
-        n_atoms_supercell=2,
-        frames=frames,
-        relaxations=[],
-        n_train=6,
-        n_validation=3,
-        seed=0,
-        foundation_model_path="",
-        foundation_model_sha256="",
-    )
-
-
-def test_subsets_grow_from_the_outermost_frames(random_mace_si):
-    statics = _labelled(str(random_mace_si), 9)
-    data = _training_data(statics)
-    sizes = [len(split_statics(data, statics, k)[0]) for k in (0, 1, 2)]
-    assert sizes == [2, 4, 6]
-    train0, valid0 = split_statics(data, statics, 0)
-    assert [s.label for s in train0] == ["0", "3"]  # frame 0 of trajectories 0 and 1
-    assert len(valid0) == 3  # the validation set is always complete
+from mlip_finetune.schemas.jobs import JobKind, job_tag
+from tests.fitting.conftest import labelled_statics as _labelled
+from tests.fitting.conftest import training_data_document as _training_data
 
 
 def test_curve_of_two_strategies(tmp_path, random_mace_si, monkeypatch):
@@ -73,6 +35,14 @@ def test_curve_of_two_strategies(tmp_path, random_mace_si, monkeypatch):
         "finetune transfer frames<=0",
         "finetune transfer frames<=2",
     ]
+    tags = {j.name: job_tag(j) for j in flow.jobs}
+    assert {name: (t.kind, t.stage_name) for name, t in tags.items()} == {
+        "data efficiency curve": (JobKind.LIGHT, "data efficiency"),
+        "finetune freeze frames<=0": (JobKind.GPU, "data efficiency"),
+        "finetune freeze frames<=2": (JobKind.GPU, "data efficiency"),
+        "finetune transfer frames<=0": (JobKind.GPU, "data efficiency"),
+        "finetune transfer frames<=2": (JobKind.GPU, "data efficiency"),
+    }
     responses = run_locally(flow, create_folders=True, ensure_success=True)
     doc = DataEfficiencyDocument.model_validate(responses[flow.output.uuid][1].output)
     assert [(p.strategy.value, p.n_train_structures) for p in doc.points] == [
@@ -83,7 +53,12 @@ def test_curve_of_two_strategies(tmp_path, random_mace_si, monkeypatch):
     ]
     assert all(p.validation.n_structures == 3 for p in doc.points)
     assert doc.foundation_validation.force_mae > 0
-    assert (tmp_path / "curve.png").stat().st_size > 10_000
+    # the fitting layer records where the report draws the curve, and draws nothing itself
+    assert doc.plot_path == str((tmp_path / "curve.png").resolve())
+    assert not (tmp_path / "curve.png").exists()
+    from mlip_finetune.report.plots import plot_data_efficiency
+
+    assert plot_data_efficiency(doc, doc.plot_path).stat().st_size > 10_000
 
 
 def test_bad_frame_indices():

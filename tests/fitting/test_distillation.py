@@ -1,16 +1,18 @@
 """Surrogate distillation: a real tiny student trained on teacher labels."""
 
+from pathlib import Path
+
 import pytest
 from jobflow import run_locally
 
 from mlip_finetune.fitting.distillation import (
     DistillationSettings,
-    SurrogateDocument,
     SurrogateMaker,
     distillation_structures,
 )
-from mlip_finetune.fitting.strategies import MaceTrainSettings
-from tests.fitting.test_training import _labelled
+from mlip_finetune.schemas.fitting import SurrogateDocument, TrainSettings
+from mlip_finetune.schemas.jobs import JobKind, job_tag
+from tests.fitting.conftest import labelled_statics as _labelled
 
 
 def test_structures_are_rattled_supercells(si_primitive):
@@ -37,11 +39,14 @@ def test_student_is_smaller_and_learns_the_teacher(tmp_path, monkeypatch, si_pri
             "num_interactions": "1",
             "correlation": "1",
         },
-        train=MaceTrainSettings(lr=0.01, weight_decay=5e-7, max_num_epochs=8, batch_size=2),
+        train=TrainSettings(lr=0.01, weight_decay=5e-7, max_num_epochs=8, batch_size=2),
         timing_repeats=2,
     )
     dft = _labelled(teacher, 3)
     job = SurrogateMaker(settings=settings, device="cpu").make(si_primitive, teacher, dft)
+    assert job.name == "distil surrogate"
+    tag = job_tag(job)
+    assert (tag.kind, tag.stage_name) == (JobKind.GPU, "surrogate")
     responses = run_locally(job, create_folders=True, ensure_success=True)
     doc = SurrogateDocument.model_validate(responses[job.uuid][1].output)
     assert doc.student_parameters < doc.teacher_parameters
@@ -53,6 +58,10 @@ def test_student_is_smaller_and_learns_the_teacher(tmp_path, monkeypatch, si_pri
     assert doc.teacher_vs_dft is not None
     assert doc.speed_ratio == pytest.approx(doc.teacher_time_s / doc.student_time_s)
     assert doc.architecture["r_max"] == "4.5"  # the teacher's cutoff
+    # the student was trained from scratch in the job's "student" directory
+    student = Path(doc.student_path)
+    assert (student.parent.name, student.name) == ("student", "surrogate.model")
+    assert (student.parent / "train.xyz").is_file()
 
 
 def test_too_few_structures_is_refused(si_primitive, random_mace_si):

@@ -1,8 +1,10 @@
+"""Energy references for training: a MACE file's E0s and the DFT-to-foundation shift."""
+
 import pytest
 from ase.build import bulk
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from mlip_finetune.calculators import mace_calculator
+from mlip_finetune.core.calculators import mace_calculator
 from mlip_finetune.fitting.e0s import estimate_energy_shift, model_e0s, shift_energies
 from mlip_finetune.schemas.dft import StaticDocument
 

@@ -7,22 +7,20 @@ that the handed-on file is a plain single-head model.
 
 import numpy as np
 import pytest
-from ase.io import read, write
 
 from mlip_finetune.fitting.mace_backend import build_mace_train_args
-from mlip_finetune.fitting.replay import (
-    ReplayFileError,
-    prototype_structures,
-    replay_structures,
-    subsample_replay_file,
-)
 from mlip_finetune.fitting.strategies import (
     BACKENDS,
+    FOUNDATION_ONLY_FIELDS,
+    STRATEGIES,
     FineTuneStrategy,
     MaceTrainSettings,
+    TrainingBackend,
+    TrainSettings,
     default_settings,
+    multihead_foundation,
 )
-from mlip_finetune.fitting.training import train_model
+from mlip_finetune.fitting.training import FROM_FOUNDATION, train_model
 from tests.fitting.test_training import _labelled
 
 
@@ -64,9 +62,56 @@ def test_every_strategy_has_a_backend():
         default_settings("lora_ful")
 
 
+def test_one_spec_per_strategy_in_the_registry():
+    assert set(STRATEGIES) == set(FineTuneStrategy)
+    assert {s for s, spec in STRATEGIES.items() if spec.backend is TrainingBackend.EQUITRAIN} == {
+        FineTuneStrategy.LORA_FULL,
+        FineTuneStrategy.LORA,
+    }
+    assert dict(BACKENDS) == {s: spec.backend for s, spec in STRATEGIES.items()}
+    assert BACKENDS[FineTuneStrategy.TRANSFER] == "mace"  # documents store the plain value
+    assert set(FineTuneStrategy) - FROM_FOUNDATION == {FineTuneStrategy.SCRATCH}
+    # only multihead needs a replay set, a foundation file mace reads and a head export
+    assert {s for s, spec in STRATEGIES.items() if spec.export} == {FineTuneStrategy.MULTIHEAD}
+    assert not STRATEGIES[FineTuneStrategy.MULTIHEAD].average_e0s
+    assert STRATEGIES[FineTuneStrategy.SCRATCH].prepare is not None
+    # the former name is the same model
+    assert MaceTrainSettings is TrainSettings
+
+
+def test_equitrain_options_name_the_wrapper_and_the_rank():
+    settings = TrainSettings(lora_rank=8, lora_alpha=2.0)
+    delta = STRATEGIES[FineTuneStrategy.LORA_FULL].backend_options(settings)
+    lora = STRATEGIES[FineTuneStrategy.LORA].backend_options(settings)
+    assert delta == {"mode": "delta", "lora_rank": None, "lora_alpha": None}
+    assert lora == {"mode": "lora", "lora_rank": 8, "lora_alpha": 2.0}
+
+
+def test_scratch_settings_fields_that_foundation_strategies_read():
+    assert FOUNDATION_ONLY_FIELDS.issubset(TrainSettings.model_fields)
+    assert "lr" not in FOUNDATION_ONLY_FIELDS
+
+
+def test_multihead_foundation_file_is_reshaped_only_when_mace_needs_it(tmp_path, random_mace_si):
+    import torch
+
+    assert multihead_foundation(str(random_mace_si), tmp_path) == str(random_mace_si)
+    model = _torch_load(random_mace_si)
+    model.atomic_energies_fn.atomic_energies = model.atomic_energies_fn.atomic_energies.reshape(
+        1, 1
+    )
+    saved = tmp_path / "mace_saved.model"
+    torch.save(model, saved)
+    reshaped = multihead_foundation(str(saved), tmp_path)
+    assert reshaped == str(tmp_path / "foundation_for_multihead.model")
+    buffer = _torch_load(reshaped).atomic_energies_fn.atomic_energies
+    assert buffer.shape == (1,)
+    assert float(buffer[0]) == pytest.approx(-5.4)
+
+
 def _args(tmp_path, strategy, **kwargs):
     return build_mace_train_args(
-        MaceTrainSettings(frozen_layers=5),
+        TrainSettings(frozen_layers=5),
         strategy=FineTuneStrategy(strategy),
         name="m",
         train_file=tmp_path / "t.xyz",
@@ -101,43 +146,6 @@ def test_mace_arguments_per_strategy(tmp_path):
         _args(tmp_path, "lora_full", foundation_model="f.model")
 
 
-def test_replay_structures_are_diverse_prototypes():
-    assert len(prototype_structures(["Na", "Cl"])) == 5 * 2 + 3
-    structures = replay_structures(["Na", "Cl"], n=26, seed=1)
-    assert len(structures) == 26
-    assert all(len(s) >= 4 for s in structures)
-    assert {s.composition.chemical_system for s in structures} == {"Na", "Cl", "Cl-Na"}
-    volumes = [s.volume / len(s) for s in structures]
-    assert len(set(np.round(volumes, 6))) == 26
-
-
-def test_user_replay_file_is_subsampled_and_checked(tmp_path):
-    from ase.build import bulk
-    from ase.calculators.emt import EMT
-
-    frames = []
-    for i in range(7):
-        atoms = bulk("Cu", "fcc", a=3.6 + 0.01 * i, cubic=True)
-        atoms.rattle(0.05, seed=i)
-        atoms.calc = EMT()
-        atoms.get_stress()
-        frames.append(atoms)
-    write(tmp_path / "mine.xyz", frames)  # energy/forces/stress as ASE calculator results
-    out = subsample_replay_file(tmp_path / "mine.xyz", tmp_path / "replay.xyz", n=5, seed=3)
-    chosen = read(out, index=":")
-    assert len(chosen) == 5
-    energies = {round(a.get_potential_energy(), 8) for a in frames}
-    for atoms in chosen:
-        assert round(atoms.info["REF_energy"], 8) in energies
-        assert atoms.arrays["REF_forces"].shape == (4, 3)
-        assert np.asarray(atoms.info["REF_stress"]).shape == (3, 3)
-    write(tmp_path / "bare.xyz", [bulk("Cu")])
-    with pytest.raises(ReplayFileError, match="lacks energy"):
-        subsample_replay_file(tmp_path / "bare.xyz", tmp_path / "r2.xyz", n=1)
-    with pytest.raises(ReplayFileError, match="does not exist"):
-        subsample_replay_file(tmp_path / "nope.xyz", tmp_path / "r3.xyz", n=1)
-
-
 def _force_mae(model_path, statics):
     from mlip_finetune.calculators import mace_calculator
     from mlip_finetune.evaluation.metrics import validation_metrics
@@ -153,7 +161,7 @@ def si_statics(random_mace_si):
 @pytest.fixture(scope="module")
 def multihead_outcome(tmp_path_factory, random_mace_si, si_statics):
     settings = default_settings("multihead").model_copy(
-        update={"max_num_epochs": 6, "n_replay": 12, "batch_size": 2}
+        update={"max_num_epochs": 12, "n_replay": 12, "batch_size": 2}
     )
     return train_model(
         "multihead",
@@ -178,7 +186,7 @@ def test_multihead_trains_two_heads_on_the_replay_file(multihead_outcome, random
     assert outcome.replay.source.startswith("built")
     # mace logged validation errors for both heads in every epoch
     heads = {(r.epoch, r.head) for r in outcome.result.epochs}
-    assert heads == {(e, h) for e in range(6) for h in ("Default", "pt_head")}
+    assert heads == {(e, h) for e in range(12) for h in ("Default", "pt_head")}
     two_heads = _torch_load(outcome.result.model_path)
     assert sorted(two_heads.heads) == ["Default", "pt_head"]
     foundation = _torch_load(random_mace_si)

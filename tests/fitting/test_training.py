@@ -1,11 +1,16 @@
-"""Real (tiny) mace trainings through run_mace_train: divergence and failures are readable."""
+"""train_model's dispatch through the strategy registry, and real (tiny) mace trainings.
+
+The dispatch tests replace the backends by recorders: each strategy must hand mace (or
+equitrain) exactly the arguments its StrategySpec says. The real trainings check that
+divergence and failures of run_mace_train are readable.
+"""
+
+from pathlib import Path
 
 import pytest
-from ase.build import bulk
-from pymatgen.io.ase import AseAtomsAdaptor
 
-from mlip_finetune.calculators import mace_calculator
 from mlip_finetune.fitting.dataset import write_extxyz
+from mlip_finetune.fitting.e0s import model_e0s
 from mlip_finetune.fitting.mace_backend import (
     TrainingDivergedError,
     TrainingError,
@@ -13,32 +18,175 @@ from mlip_finetune.fitting.mace_backend import (
     run_mace_train,
 )
 from mlip_finetune.fitting.strategies import FineTuneStrategy, default_settings
-from mlip_finetune.schemas.dft import StaticDocument
-from mlip_finetune.units import EV_PER_A3_TO_GPA
+from mlip_finetune.fitting.training import train_model
+from mlip_finetune.schemas.fitting import MaceTrainResult
+from tests.fitting.conftest import labelled_statics as _labelled
 
 
-def _labelled(model_path, n):
-    calc = mace_calculator(model_path, device="cpu")
-    docs = []
-    for i in range(n):
-        atoms = bulk("Si", "diamond", a=5.40 + 0.03 * i)
-        atoms.rattle(0.05, seed=i)
-        atoms.calc = calc
-        docs.append(
-            StaticDocument(
-                label=str(i),
-                structure=AseAtomsAdaptor.get_structure(atoms),
-                energy=atoms.get_potential_energy() + 0.1 * i,
-                forces=(atoms.get_forces() * 1.2).tolist(),
-                stress=(atoms.get_stress(voigt=False) * EV_PER_A3_TO_GPA).tolist(),
-                engine="test",
-                settings={},
-                kpoints=[1, 1, 1],
-                wall_time_s=0.0,
-                converged=True,
-            )
+class _Backends:
+    """Recorders in place of mace's and equitrain's training runs."""
+
+    def __init__(self, monkeypatch, *, multihead_log=True):
+        import mlip_finetune.fitting.equitrain.run as equitrain_run
+        import mlip_finetune.fitting.mace.heads as mace_heads
+        import mlip_finetune.fitting.mace.run as mace_run
+
+        self.mace: list[dict] = []
+        self.equitrain: list[dict] = []
+        self.heads: list[tuple] = []
+        self.multihead_log = multihead_log
+        monkeypatch.setattr(mace_run, "run_mace_train", self.run_mace)
+        monkeypatch.setattr(equitrain_run, "run_equitrain_finetune", self.run_equitrain)
+        monkeypatch.setattr(mace_heads, "extract_head", self.extract_head)
+
+    def run_mace(self, args, work_dir, *, label, on_epoch=None):
+        name = args[args.index("--name") + 1]
+        self.mace.append({"args": args, "label": label, "on_epoch": on_epoch})
+        log = Path(work_dir) / "mace_train.log"
+        log.write_text("Using multiheads finetuning mode\n" if self.multihead_log else "")
+        return self._result(Path(work_dir) / f"{name}.model", log, args)
+
+    def run_equitrain(self, mode, settings, **kwargs):
+        self.equitrain.append({"mode": mode, "settings": settings, **kwargs})
+        model = Path(kwargs["work_dir"]) / f"{kwargs['name']}.model"
+        return self._result(model, Path(kwargs["work_dir"]) / "log", ["--equitrain"])
+
+    def extract_head(self, model_path, head, out_path):
+        self.heads.append((Path(model_path).name, head, Path(out_path).name))
+        Path(out_path).write_text("head")
+        return Path(out_path)
+
+    @staticmethod
+    def _result(model, log, args):
+        model.write_text("model")
+        return MaceTrainResult(
+            model_path=str(model),
+            log_path=str(log),
+            epochs=[],
+            args=args,
+            wall_time_s=0.0,
+            multihead_active=False,
         )
-    return docs
+
+
+def _value(args, key):
+    return args[args.index(f"--{key}") + 1]
+
+
+@pytest.fixture(scope="module")
+def si_statics(random_mace_si):
+    return _labelled(str(random_mace_si), 6)
+
+
+def _train(strategy, foundation, statics, work_dir, **kwargs):
+    settings = kwargs.pop("settings", default_settings(strategy))
+    return train_model(
+        strategy,
+        settings,
+        train=statics[:4],
+        valid=statics[4:],
+        foundation_model_path=str(foundation),
+        work_dir=work_dir,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("strategy", ["transfer", "freeze"])
+def test_transfer_and_freeze_start_mace_from_the_foundation(
+    strategy, monkeypatch, tmp_path, random_mace_si, si_statics
+):
+    backends = _Backends(monkeypatch)
+    outcome = _train(strategy, random_mace_si, si_statics, tmp_path, architecture={"x": "1"})
+    (call,) = backends.mace
+    args = call["args"]
+    assert call["label"] == strategy
+    assert _value(args, "foundation_model") == str(random_mace_si)
+    assert _value(args, "name") == f"finetuned_{strategy}"
+    assert _value(args, "train_file") == str(tmp_path.resolve() / "train.xyz")
+    assert "--x" not in args  # an architecture is for scratch training only
+    assert ("--freeze" in args) is (strategy == "freeze")
+    # E0s explicit (the foundation's), DFT energies shifted onto the foundation's zero
+    assert _value(args, "E0s") == repr(model_e0s(str(random_mace_si)))
+    assert outcome.energy_shift.keys() == {14}
+    shift = outcome.energy_shift[14]
+    for before, after in zip(si_statics[:4], outcome.train_statics, strict=True):
+        assert after.energy == pytest.approx(before.energy - 2 * shift)
+    assert outcome.backend == "mace"
+    assert outcome.model_path == str((tmp_path / f"finetuned_{strategy}.model").resolve())
+    assert outcome.replay is None
+    assert backends.heads == []
+    assert backends.equitrain == []
+
+
+def test_multihead_builds_a_replay_set_and_hands_on_the_default_head(
+    monkeypatch, tmp_path, random_mace_si, si_statics
+):
+    backends = _Backends(monkeypatch)
+    settings = default_settings("multihead").model_copy(update={"n_replay": 5})
+    outcome = _train("multihead", random_mace_si, si_statics, tmp_path, settings=settings)
+    (call,) = backends.mace
+    assert _value(call["args"], "pt_train_file") == str(tmp_path.resolve() / "replay.xyz")
+    assert _value(call["args"], "multiheads_finetuning") == "True"
+    assert outcome.replay.n_structures == 5
+    assert outcome.replay.source.startswith("built")
+    assert backends.heads == [
+        ("finetuned_multihead.model", "Default", "finetuned_multihead_default_head.model")
+    ]
+    assert outcome.model_path == str(tmp_path.resolve() / "finetuned_multihead_default_head.model")
+    assert outcome.effective["multihead"] is True
+
+
+def test_multihead_refuses_a_transfer_run_and_average_e0s(
+    monkeypatch, tmp_path, random_mace_si, si_statics
+):
+    _Backends(monkeypatch, multihead_log=False)
+    settings = default_settings("multihead").model_copy(update={"n_replay": 3})
+    with pytest.raises(RuntimeError, match="did not run multi-head"):
+        _train("multihead", random_mace_si, si_statics, tmp_path, settings=settings)
+    average = settings.model_copy(update={"E0s": "average"})
+    with pytest.raises(ValueError, match="cannot use E0s='average'"):
+        _train("multihead", random_mace_si, si_statics, tmp_path / "avg", settings=average)
+
+
+def test_scratch_takes_the_foundation_architecture_without_its_weights(
+    monkeypatch, tmp_path, random_mace_si, si_statics
+):
+    from mlip_finetune.fitting.mace_backend import foundation_architecture
+
+    backends = _Backends(monkeypatch)
+    outcome = _train("scratch", random_mace_si, si_statics, tmp_path / "copy")
+    _train("scratch", random_mace_si, si_statics, tmp_path / "own", architecture={"r_max": "3.0"})
+    copied, own = (call["args"] for call in backends.mace)
+    assert "--foundation_model" not in copied
+    for key, value in foundation_architecture(random_mace_si).items():
+        assert _value(copied, key) == value
+    assert _value(own, "r_max") == "3.0"
+    assert "--hidden_irreps" not in own
+    # E0s averaged by mace, energies unshifted
+    assert _value(copied, "E0s") == "average"
+    assert outcome.energy_shift == {}
+    assert [s.energy for s in outcome.train_statics] == [s.energy for s in si_statics[:4]]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "wrapper"),
+    [("lora_full", ("delta", None, None)), ("lora", ("lora", 4, 1.0))],
+)
+def test_equitrain_strategies_name_their_wrapper(  # noqa: PLR0917
+    strategy, wrapper, monkeypatch, tmp_path, random_mace_si, si_statics
+):
+    backends = _Backends(monkeypatch)
+    outcome = _train(strategy, random_mace_si, si_statics, tmp_path)
+    (call,) = backends.equitrain
+    assert (call["mode"], call["lora_rank"], call["lora_alpha"]) == wrapper
+    assert call["label"] == strategy
+    assert call["foundation_model"] == random_mace_si
+    assert call["e0s"] == model_e0s(str(random_mace_si))
+    assert call["settings"].E0s == repr(model_e0s(str(random_mace_si)))
+    assert call["train_file"] == tmp_path.resolve() / "train.xyz"
+    assert outcome.backend == "equitrain"
+    assert outcome.effective == {"args": ["--equitrain"], "multihead": False}
+    assert backends.mace == []
 
 
 def _args(tmp_path, foundation, **update):

@@ -1,8 +1,11 @@
 import pytest
 
 from mlip_finetune.data.utils import SupercellProtocol
+from mlip_finetune.fitting.distillation import DistillationSettings
 from mlip_finetune.fitting.strategies import FineTuneStrategy
+from mlip_finetune.fitting.strategies import default_settings as default_settings_of
 from mlip_finetune.flows.presets import RunPreset, material_flow_maker
+from mlip_finetune.schemas.phase_transitions import PhaseTransitionSettings
 
 
 def test_paper_preset_follows_the_paper():
@@ -104,15 +107,23 @@ def test_vasp_engine_builds_the_same_flow_with_vasp_jobs(si_primitive, random_ma
     flow = maker.make(si_primitive, foundation, label="Si")
     names = [j.name for j in flow.jobs]
     assert "vasp relax" in names
-    relax = next(j for j in flow.jobs if j.name == "vasp relax")
-    assert job_kind(relax) is JobKind.DFT
+    jobs = {j.name: j for j, _ in flow.iterflow()}
+    assert job_kind(jobs["vasp relax"]) is JobKind.DFT
+    assert job_kind(jobs["vasp relax document"]) is JobKind.LIGHT
     incar = maker.relax_maker.vasp_maker.input_set_generator.preset_incar
     assert incar["ENCUT"] == 520
-    assert job_kind("vasp static 3/20") is JobKind.DFT
-    assert job_kind("vasp static document 3/20") is JobKind.LIGHT
-    assert job_kind("vasp phonon static 2/4") is JobKind.DFT
+    # the statics the fan-outs create at run time: VASP on a CPU node, the conversion light
+    for fan_out, static in (
+        ("dft statics", "vasp static"),
+        ("dft phonon statics", "vasp phonon static"),
+    ):
+        job = jobs[fan_out]
+        children = job.function([si_primitive] * 4, **job.function_kwargs).replace
+        kinds = {j.name: job_kind(j) for j, _ in children.iterflow()}
+        assert kinds[f"{static} 3/4"] is JobKind.DFT
+        assert kinds[f"{static} document 3/4"] is JobKind.LIGHT
     # the DFT property suite through atomate2's VASP elastic and EOS flows
-    from mlip_finetune.dft.vasp import VaspPropertiesMaker
+    from mlip_finetune.evaluation.vasp_properties import VaspPropertiesMaker
 
     with_properties = material_flow_maker("paper", dft_engine="vasp", properties=True)
     assert isinstance(with_properties.dft_properties_maker, VaspPropertiesMaker)
@@ -133,3 +144,62 @@ def test_vasp_engine_builds_the_same_flow_with_vasp_jobs(si_primitive, random_ma
     assert "dft properties relax" not in kinds  # no GPAW job in a VASP flow
     with pytest.raises(ValueError, match="Unknown DFT engine"):
         material_flow_maker("paper", dft_engine="abinit")
+
+
+def test_every_preset_and_dft_code_has_one_registry_entry():
+    from mlip_finetune.dft.engines import DFTCode
+    from mlip_finetune.flows.presets import DFT_ENGINES, PRESETS, dft_engine_makers
+
+    assert set(PRESETS) == set(RunPreset)
+    assert set(DFT_ENGINES) == set(DFTCode)
+    assert dft_engine_makers("gpaw") is DFT_ENGINES[DFTCode.GPAW]
+    assert dft_engine_makers(DFTCode.VASP) is DFT_ENGINES[DFTCode.VASP]
+    with pytest.raises(ValueError, match=r"^Unknown DFT engine 'abinit': 'gpaw' or 'vasp'\.$"):
+        material_flow_maker("test", dft_engine="abinit")
+
+
+@pytest.mark.parametrize(
+    ("preset", "epochs", "fmax", "min_length", "mesh"),
+    [
+        ("paper", 200, 5e-4, 20.0, 50.0),
+        ("local", 100, 1e-3, 7.0, 50.0),
+        ("test", 15, 1e-2, 5.0, 8.0),
+    ],
+)
+def test_preset_sizes(preset, epochs, fmax, min_length, mesh):
+    maker = material_flow_maker(preset, strategies=("multihead",), distil="multihead")
+    (ft,) = maker.finetune_makers
+    assert ft.hyperparameters.max_num_epochs == epochs
+    assert maker.relax_maker.fmax == fmax
+    assert maker.ml_phonon_maker.fmax == fmax
+    assert (maker.phonon_min_length, maker.phonon_mesh) == (min_length, mesh)
+    default_replay = default_settings_of("multihead").n_replay
+    assert ft.hyperparameters.n_replay == (20 if preset == "test" else default_replay)
+    distil = maker.surrogate_maker.settings
+    if preset == "paper":
+        assert distil == DistillationSettings()
+    else:
+        sizes = {"local": (60, 10, 32, epochs), "test": (12, 4, 8, 5)}[preset]
+        assert (
+            distil.n_structures,
+            distil.n_validation,
+            distil.min_atoms,
+            distil.train.max_num_epochs,
+        ) == sizes
+        assert (distil.architecture.get("num_channels") == "8") is (preset == "test")
+
+
+def test_property_suites_by_preset():
+    test = material_flow_maker("test", properties=True)
+    search = test.ml_properties_maker.property_settings.phase_transition_settings
+    assert search.supercell_atom_limit == 16
+    assert search.grid_points == {1: 7, 2: 5, 3: 3, 4: 3}
+    for preset, steps, dft_search in (("paper", 200, True), ("local", 100, False)):
+        maker = material_flow_maker(preset, properties=True)
+        props = maker.dft_properties_maker.property_settings
+        assert (props.max_steps, props.phase_transitions) == (steps, dft_search), preset
+        assert props.min_length == maker.phonon_min_length
+        assert maker.dft_properties_maker.settings == maker.static_maker.settings
+        ml = maker.ml_properties_maker.property_settings
+        assert (ml.fmax, ml.min_length) == (maker.relax_maker.fmax, maker.phonon_min_length)
+        assert ml.phase_transition_settings == PhaseTransitionSettings()

@@ -68,7 +68,7 @@ def test_submit_queues_routed_jobs(
     assert len(jobs) == 11
     expected = {"dft": "cpu", "gpu": "gpu", "light": "small"}
     for info in jobs:
-        assert info.worker == expected[job_kind(info.name).value], info.name
+        assert info.worker == expected[job_kind(info.metadata).value], info.name
     ready = sorted(info.name for info in jobs if info.state.value == "READY")
     assert ready == ["dft relax", "ml phonons foundation", "training data"]
     (flow,) = controller.get_flows_info()

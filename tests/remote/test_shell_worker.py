@@ -120,7 +120,7 @@ def test_all_jobs_completed_on_their_workers(finished_run):
     # ... and they went to the DFT worker although their generator ran on the small one
     routing = WorkerRouting()
     for info in jobs:
-        assert info.worker == routing.worker(job_kind(info.name)), info.name
+        assert info.worker == routing.worker(job_kind(info.metadata)), info.name
     assert {info.worker for info in jobs} == {"cpu", "gpu", "small"}
 
 

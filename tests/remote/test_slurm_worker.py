@@ -28,6 +28,7 @@ def small_flow(structure, model_path):
     from mlip_finetune.dft.jobs import StaticMaker
     from mlip_finetune.dft.settings import DFTSettings
     from mlip_finetune.flows.material import frame_structures
+    from mlip_finetune.schemas.jobs import JobKind, Stage, tag_job
     from mlip_finetune.utils import sha256_file
 
     data_maker = TrainingDataMaker(
@@ -39,7 +40,7 @@ def small_flow(structure, model_path):
         device="cpu",
     )
     data = data_maker.make(structure, str(model_path), sha256_file(model_path))
-    structures = frame_structures(data.output)
+    structures = tag_job(frame_structures(data.output), JobKind.LIGHT, Stage.DATA)
     structures.name = "frame structures"
     # two MPI ranks: mpirun inside the SLURM allocation of the cpu worker (ntasks=2)
     static = replace(StaticMaker(), settings=DFTSettings.test()).make(structures.output[0])

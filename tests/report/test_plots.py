@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import matplotlib as mpl
 import pytest
-from ase.calculators.emt import EMT
-from pymatgen.core import Lattice, Structure
 
-from mlip_finetune.evaluation.phonons import (
-    displaced_supercells,
-    model_forces,
-    phonon_document_from_forces,
-)
 from mlip_finetune.report.plots import plot_band_structures, plot_phonon_parity
 
 MATRIX = [[-2, 2, 2], [2, -2, 2], [2, 2, -2]]
 
 
 @pytest.fixture(scope="module")
-def docs():
-    al = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.05), ["Al"], [[0, 0, 0]])
-    al = al.get_primitive_structure()
-    out = []
-    for label, scale in (("dft", 1.0), ("foundation", 0.9), ("transfer", 1.02)):
-        phonon, supercells = displaced_supercells(al, MATRIX)
-        forces = [scale * f for f in model_forces(supercells, EMT())]
-        out.append(phonon_document_from_forces(phonon, forces, label, mesh=[8, 8, 8]))
-    return out
+def docs(al_phonons):
+    """EMT phonons of Al: DFT stand-in, foundation (forces ×0.9), transfer (×1.02)."""
+    return [al_phonons[label] for label in ("dft", "foundation", "transfer")]
 
 
 def _is_png(path):

@@ -10,27 +10,38 @@ from typing import TYPE_CHECKING
 import numpy as np
 from jobflow import Maker, job
 
-from mlip_finetune.data.utils import (
+from mlip_finetune.data.frames import is_validation_scale, select_energy_spaced_frames
+from mlip_finetune.data.perturbations import jitter_lattice, mc_rattle
+from mlip_finetune.data.supercells import (
     SupercellProtocol,
-    is_validation_scale,
-    jitter_lattice,
-    mc_rattle,
     primitive_standard,
-    relax_trajectory,
-    select_energy_spaced_frames,
     supercell_matrix_for_protocol,
 )
+from mlip_finetune.data.trajectories import RelaxationTrajectory, relax_trajectory
+from mlip_finetune.foundation import UnsupportedElementError, check_model_elements
 from mlip_finetune.schemas.data import RelaxationRecord, TrainingDataDocument, TrainingFrame
+from mlip_finetune.schemas.jobs import JobKind, Stage, tag_job
 
 if TYPE_CHECKING:
     from jobflow import Job
     from pymatgen.core import Structure
 
-from mlip_finetune.foundation import UnsupportedElementError, check_model_elements
-
 logger = logging.getLogger(__name__)
 
-__all__ = ["FoundationModelMismatchError", "TrainingDataMaker", "UnsupportedElementError"]
+__all__ = [
+    "FoundationModelMismatchError",
+    "TrainingDataMaker",
+    "UnsupportedElementError",
+    "frame_structures",
+    "generate_training_data",
+    "make_frame_structures",
+]
+
+#: Keys of the training-data document that jobflow writes to the ``data`` additional store
+#: (atomate2's ``@job(data=[...])`` pattern): the frames hold one supercell per frame, the
+#: bulk of the document. The main document keeps a reference that every reader resolves
+#: (``JobStore.query(..., load=True)``, the references of downstream jobs).
+DATA_STORE_KEYS: tuple[str, ...] = ("frames",)
 
 
 class FoundationModelMismatchError(ValueError):
@@ -127,7 +138,7 @@ class TrainingDataMaker(Maker):
             maker=self,
         )
         new_job.name = self.name
-        return new_job
+        return tag_job(new_job, JobKind.GPU, Stage.DATA)
 
     def validate(self) -> None:
         """Check the settings; called by :meth:`make` so bad choices fail at build time.
@@ -171,7 +182,7 @@ class TrainingDataMaker(Maker):
             raise ValueError("need at least two volume scales: one validation, one training")
 
 
-@job(output_schema=TrainingDataDocument)
+@job(output_schema=TrainingDataDocument, data=list(DATA_STORE_KEYS))
 def generate_training_data(
     structure: Structure,
     foundation_model_path: str,
@@ -179,6 +190,8 @@ def generate_training_data(
     maker: TrainingDataMaker,
 ) -> TrainingDataDocument:
     """Run the fine-tuning data protocol of paper §4.2 with a foundation model.
+
+    The frames (:data:`DATA_STORE_KEYS`) are written to the job store's ``data`` store.
 
     Parameters
     ----------
@@ -202,20 +215,14 @@ def generate_training_data(
         If the model file's SHA-256 differs from ``foundation_model_sha256``.
     UnsupportedElementError
         If the model does not cover every element of ``structure``.
-    mlip_finetune.data.utils.SupercellError
+    mlip_finetune.data.supercells.SupercellError
         If the protocol's supercell does not exist for this structure.
-    mlip_finetune.data.utils.FrameSelectionError
+    mlip_finetune.data.frames.FrameSelectionError
         If a trajectory is too short for ``n_frames`` frames.
     """
-    from mlip_finetune.calculators import mace_calculator
-    from mlip_finetune.utils import sha256_file
+    from mlip_finetune.core.calculators import mace_calculator
 
-    actual_sha256 = sha256_file(foundation_model_path)
-    if actual_sha256 != foundation_model_sha256:
-        raise FoundationModelMismatchError(
-            f"{foundation_model_path} has SHA-256 {actual_sha256}, the job expected "
-            f"{foundation_model_sha256}"
-        )
+    check_model_sha256(foundation_model_path, foundation_model_sha256)
     start_time = time.perf_counter()
     calculator = mace_calculator(foundation_model_path, device=maker.device)
     check_model_elements(foundation_model_path, [el.Z for el in structure.composition.elements])
@@ -233,54 +240,11 @@ def generate_training_data(
     frames: list[TrainingFrame] = []
     relaxations: list[RelaxationRecord] = []
     for index, (scale, seed_sequence) in enumerate(zip(scales, seeds, strict=True)):
-        rattle_seed, jitter_seed = (int(s) for s in seed_sequence.generate_state(2))
-        start = mc_rattle(
-            supercell,
-            amplitude=maker.rattle_amplitude,
-            d_min=maker.rattle_d_min,
-            seed=rattle_seed,
-        )
-        start = jitter_lattice(start, maker.lattice_jitter, rng=jitter_seed)
-        # The ±2 % jitter of lengths and angles alone changes the volume by up to ~6 %, more
-        # than the scaling itself; so the volume is set to V0·(1 + scale) of the unperturbed
-        # supercell, making the "-5 … +5 %" labels (and the 0 % validation set) exact.
-        start = start.scale_lattice(supercell.volume * (1.0 + scale))
+        start = perturbed_start(supercell, scale, seed_sequence, maker)
         trajectory = relax_trajectory(start, calculator, fmax=maker.fmax, max_steps=maker.max_steps)
-        status = "converged" if trajectory.converged else "NOT converged"
-        log = logger.info if trajectory.converged else logger.warning
-        log(
-            f"relaxation {index + 1}/{len(scales)} (volume {scale:+.1%}): "
-            f"{trajectory.n_steps} steps, {status} (max force {trajectory.final_fmax:.2e} eV/Å)"
-        )
-        relaxations.append(
-            RelaxationRecord(
-                trajectory_index=index,
-                volume_scale=scale,
-                n_steps=trajectory.n_steps,
-                converged=trajectory.converged,
-                final_fmax=trajectory.final_fmax,
-                energy_start=float(trajectory.energies[0]),
-                energy_end=float(trajectory.energies[-1]),
-            )
-        )
-        split = (
-            "validation" if is_validation_scale(scale, maker.validation_volume_scale) else "train"
-        )
-        steps = select_energy_spaced_frames(
-            trajectory.energies, n_frames=maker.n_frames, fraction=maker.energy_fraction
-        )
-        frames.extend(
-            TrainingFrame(
-                structure=trajectory.structures[step],
-                trajectory_index=index,
-                volume_scale=scale,
-                frame_index=frame_index,
-                relaxation_step=step,
-                foundation_energy=float(trajectory.energies[step]),
-                split=split,
-            )
-            for frame_index, step in enumerate(steps)
-        )
+        _log_relaxation(index, len(scales), scale, trajectory)
+        relaxations.append(relaxation_record(index, scale, trajectory))
+        frames.extend(trajectory_frames(index, scale, trajectory, maker))
 
     n_validation = sum(frame.split == "validation" for frame in frames)
     return TrainingDataDocument(
@@ -297,3 +261,189 @@ def generate_training_data(
         foundation_model_sha256=foundation_model_sha256,
         wall_time_s=time.perf_counter() - start_time,
     )
+
+
+def check_model_sha256(model_path: str, expected_sha256: str) -> None:
+    """Raise unless a model file has the SHA-256 the job was built with.
+
+    Parameters
+    ----------
+    model_path
+        Model file.
+    expected_sha256
+        SHA-256 recorded when the flow was built.
+
+    Raises
+    ------
+    FoundationModelMismatchError
+        If the file's SHA-256 differs.
+    FileNotFoundError
+        If the file does not exist.
+    """
+    from mlip_finetune.core.provenance import sha256_file
+
+    actual_sha256 = sha256_file(model_path)
+    if actual_sha256 != expected_sha256:
+        raise FoundationModelMismatchError(
+            f"{model_path} has SHA-256 {actual_sha256}, the job expected {expected_sha256}"
+        )
+
+
+def perturbed_start(
+    supercell: Structure,
+    volume_scale: float,
+    seed_sequence: np.random.SeedSequence,
+    maker: TrainingDataMaker,
+) -> Structure:
+    """Return the starting structure of one trajectory: rattle, jitter, then set the volume.
+
+    Parameters
+    ----------
+    supercell
+        Unperturbed supercell (not modified).
+    volume_scale
+        Relative volume change of this trajectory (fraction).
+    seed_sequence
+        Seed sequence of this trajectory; its first two states seed the rattle and the jitter.
+    maker
+        Rattle amplitude (Å), minimum distance (Å) and lattice jitter (fraction).
+
+    Returns
+    -------
+    pymatgen.core.Structure
+        Rattled, jittered structure of volume ``V0·(1 + volume_scale)``.
+    """
+    rattle_seed, jitter_seed = (int(s) for s in seed_sequence.generate_state(2))
+    start = mc_rattle(
+        supercell, amplitude=maker.rattle_amplitude, d_min=maker.rattle_d_min, seed=rattle_seed
+    )
+    start = jitter_lattice(start, maker.lattice_jitter, rng=jitter_seed)
+    # The ±2 % jitter of lengths and angles alone changes the volume by up to ~6 %, more than
+    # the scaling itself; so the volume is set to V0·(1 + scale) of the unperturbed
+    # supercell, making the "-5 … +5 %" labels (and the 0 % validation set) exact.
+    return start.scale_lattice(supercell.volume * (1.0 + volume_scale))
+
+
+def _log_relaxation(
+    index: int, n_trajectories: int, volume_scale: float, trajectory: RelaxationTrajectory
+) -> None:
+    status = "converged" if trajectory.converged else "NOT converged"
+    log = logger.info if trajectory.converged else logger.warning
+    log(
+        f"relaxation {index + 1}/{n_trajectories} (volume {volume_scale:+.1%}): "
+        f"{trajectory.n_steps} steps, {status} (max force {trajectory.final_fmax:.2e} eV/Å)"
+    )
+
+
+def relaxation_record(
+    index: int, volume_scale: float, trajectory: RelaxationTrajectory
+) -> RelaxationRecord:
+    """Return the convergence record of one relaxation.
+
+    Parameters
+    ----------
+    index
+        Trajectory index (0-based).
+    volume_scale
+        Relative volume change of the trajectory (fraction).
+    trajectory
+        The relaxation.
+
+    Returns
+    -------
+    RelaxationRecord
+        Steps, convergence, final max force (eV/Å), first and last energy (eV).
+    """
+    return RelaxationRecord(
+        trajectory_index=index,
+        volume_scale=volume_scale,
+        n_steps=trajectory.n_steps,
+        converged=trajectory.converged,
+        final_fmax=trajectory.final_fmax,
+        energy_start=float(trajectory.energies[0]),
+        energy_end=float(trajectory.energies[-1]),
+    )
+
+
+def trajectory_frames(
+    index: int, volume_scale: float, trajectory: RelaxationTrajectory, maker: TrainingDataMaker
+) -> list[TrainingFrame]:
+    """Return the energy-spaced frames of one relaxation, with their split.
+
+    Parameters
+    ----------
+    index
+        Trajectory index (0-based).
+    volume_scale
+        Relative volume change of the trajectory (fraction); the validation scale's
+        frames are ``"validation"``, all others ``"train"``.
+    trajectory
+        The relaxation.
+    maker
+        Number of frames, energy fraction and validation scale.
+
+    Returns
+    -------
+    list of TrainingFrame
+        ``maker.n_frames`` frames, outermost first.
+
+    Raises
+    ------
+    mlip_finetune.data.frames.FrameSelectionError
+        If the trajectory is too short for ``n_frames`` frames.
+    """
+    split = (
+        "validation"
+        if is_validation_scale(volume_scale, maker.validation_volume_scale)
+        else "train"
+    )
+    steps = select_energy_spaced_frames(
+        trajectory.energies, n_frames=maker.n_frames, fraction=maker.energy_fraction
+    )
+    return [
+        TrainingFrame(
+            structure=trajectory.structures[step],
+            trajectory_index=index,
+            volume_scale=volume_scale,
+            frame_index=frame_index,
+            relaxation_step=step,
+            foundation_energy=float(trajectory.energies[step]),
+            split=split,
+        )
+        for frame_index, step in enumerate(steps)
+    ]
+
+
+@job
+def frame_structures(training_data: object) -> list:
+    """Return the structures of a TrainingDataDocument's frames, in order.
+
+    Parameters
+    ----------
+    training_data
+        A :class:`~mlip_finetune.schemas.data.TrainingDataDocument` or its dict.
+
+    Returns
+    -------
+    list of pymatgen.core.Structure
+        One supercell per frame, trajectory-major order (the DFT statics' inputs).
+    """
+    return [f.structure for f in TrainingDataDocument.model_validate(training_data).frames]
+
+
+def make_frame_structures(training_data: object) -> Job:
+    """Return the job ``"frame structures"`` listing the frames' structures, tagged.
+
+    Parameters
+    ----------
+    training_data
+        Output (reference) of the ``"training data"`` job.
+
+    Returns
+    -------
+    jobflow.Job
+        :func:`frame_structures` named ``"frame structures"``, tagged light / data.
+    """
+    new_job = frame_structures(training_data)
+    new_job.name = "frame structures"
+    return tag_job(new_job, JobKind.LIGHT, Stage.DATA)

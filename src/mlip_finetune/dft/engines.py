@@ -1,7 +1,10 @@
-"""DFT engine interface, results and registry.
+"""DFT codes, the engine interface, results and the engine registry.
 
-A new engine (Quantum ESPRESSO, CP2K, ...) is one :class:`DFTEngine` subclass plus one line
-in :data:`ENGINES`; everything above this module (jobs, flows) only sees the interface.
+:class:`DFTCode` names every DFT code the package can label data with. Codes that run as an
+open :class:`DFTEngine` (GPAW) are registered in :data:`ENGINES`; VASP runs through atomate2
+(:mod:`mlip_finetune.dft.vasp`) and has no engine entry. A new engine (Quantum ESPRESSO,
+CP2K, ...) is one :class:`DFTCode` member, one :class:`DFTEngine` subclass and one line in
+:data:`ENGINES`; everything above this module (jobs, flows) only sees the interface.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import abc
 import importlib
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -17,6 +21,18 @@ if TYPE_CHECKING:
     from pymatgen.core import Structure
 
     from mlip_finetune.dft.settings import DFTSettings
+
+
+class DFTCode(StrEnum):
+    """A DFT code reference data can be computed with.
+
+    ``gpaw``: GPAW, plane-wave PAW, run locally as an open :class:`DFTEngine`.
+    ``vasp``: VASP through atomate2 and custodian (cluster only; no :class:`DFTEngine`).
+    """
+
+    GPAW = "gpaw"
+    VASP = "vasp"
+
 
 #: Number of log lines quoted in a :class:`DFTCalculationError` message.
 LOG_TAIL_LINES = 30
@@ -199,20 +215,21 @@ class DFTEngine(abc.ABC):
         """
 
 
-#: Known engines: name → ``"module:Class"``, imported on first use so that registering an
-#: engine costs nothing until it runs. Add a new engine with one line here.
-ENGINES: dict[str, str] = {
-    "gpaw": "mlip_finetune.dft.gpaw_engine:GPAWEngine",
+#: Known engines: code → ``"module:Class"``, imported on first use so that registering an
+#: engine costs nothing until it runs. Add a new engine with one line here. Keys are
+#: :class:`DFTCode` members, which equal their string values (``ENGINES["gpaw"]`` works).
+ENGINES: dict[DFTCode, str] = {
+    DFTCode.GPAW: "mlip_finetune.dft.gpaw.engine:GPAWEngine",
 }
 
 
-def get_engine(name: str) -> DFTEngine:
+def get_engine(name: DFTCode | str) -> DFTEngine:
     """Return an instance of a registered DFT engine.
 
     Parameters
     ----------
     name
-        Engine name, a key of :data:`ENGINES`.
+        Engine name or :class:`DFTCode`, a key of :data:`ENGINES`, e.g. ``"gpaw"``.
 
     Returns
     -------

@@ -2,21 +2,27 @@
 
 Every job runs its engine in the job's working directory (``Path.cwd()``; jobflow's
 ``run_locally(..., create_folders=True)`` and jobflow-remote give each job its own) and
-returns a :class:`~mlip_finetune.schemas.dft.StaticDocument` with stresses in GPa.
+returns a :class:`~mlip_finetune.schemas.dft.StaticDocument` with stresses in GPa. Every
+job is tagged with its kind and stage (:func:`~mlip_finetune.schemas.jobs.tag_job`).
+
+:class:`DFTStaticMaker` and :class:`DFTRelaxMaker` are also importable as ``StaticMaker``
+and ``RelaxMaker`` (their former names, which shadowed atomate2's makers).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from jobflow import Flow, Job, Maker, OutputReference, Response, job
 
 from mlip_finetune.dft.engines import get_engine
 from mlip_finetune.dft.settings import DFTSettings
 from mlip_finetune.schemas.dft import StaticDocument
+from mlip_finetune.schemas.jobs import JobKind, Stage, tag_job
 from mlip_finetune.units import EV_PER_A3_TO_GPA
 
 if TYPE_CHECKING:
@@ -208,7 +214,7 @@ def dft_relax(
 
 
 @dataclass
-class StaticMaker(Maker):
+class DFTStaticMaker(Maker):
     """Make a job that computes energy, forces and stress of one structure with DFT.
 
     Parameters
@@ -218,10 +224,41 @@ class StaticMaker(Maker):
     settings
         DFT settings (engine, level of theory, numerics); the same object should label
         the training data and compute the reference properties.
+    stage
+        Pipeline stage of the job's tag (kind :attr:`JobKind.DFT`): the training statics
+        by default; :meth:`phonon_static_maker` gives the phonon displacements'.
     """
 
     name: str = "dft static"
     settings: DFTSettings = field(default_factory=DFTSettings.local)
+    stage: Stage = Stage.DFT_STATICS
+
+    #: Job name of the phonon-displacement statics made with these settings.
+    phonon_static_name: ClassVar[str] = "dft phonon displacement"
+
+    def __post_init__(self) -> None:
+        """Restore the stage's type after serialisation (jsanitize stores its value)."""
+        self.stage = Stage(self.stage)
+
+    def settings_record(self) -> dict[str, Any]:
+        """Return the engine-neutral record of the DFT settings stored in reports.
+
+        Returns
+        -------
+        dict
+            ``settings.model_dump(mode="json")``.
+        """
+        return self.settings.model_dump(mode="json")
+
+    def phonon_static_maker(self) -> DFTStaticMaker:
+        """Return this maker for the phonon displacements (same settings and engine).
+
+        Returns
+        -------
+        DFTStaticMaker
+            Named :attr:`phonon_static_name`, stage :attr:`Stage.DFT_PHONONS`.
+        """
+        return dataclass_replace(self, name=self.phonon_static_name, stage=Stage.DFT_PHONONS)
 
     def make(
         self, structure: Structure | OutputReference, label: str = "", metadata: dict | None = None
@@ -240,7 +277,8 @@ class StaticMaker(Maker):
         Returns
         -------
         Job
-            Named ``self.name``; its output is a :class:`StaticDocument`.
+            Named ``self.name``, tagged (:attr:`JobKind.DFT`, ``self.stage``); its output is
+            a :class:`StaticDocument`.
 
         Raises
         ------
@@ -252,13 +290,13 @@ class StaticMaker(Maker):
             structure, settings=self.settings, label=label, metadata=dict(metadata or {})
         )
         static_job.name = self.name
-        return static_job
+        return tag_job(static_job, JobKind.DFT, self.stage)
 
 
 @job
 def fan_out_statics(
     structures: Sequence[Structure],
-    static_maker: StaticMaker,
+    static_maker: Maker,
     labels: Sequence[str] | None = None,
     metadata: dict | None = None,
     flow_name: str = "dft statics",
@@ -270,10 +308,10 @@ def fan_out_statics(
     structures
         Structures (Å), resolved at run time.
     static_maker
-        Maker of each static (:class:`StaticMaker`, or any Maker whose ``make(structure,
+        Maker of each static (:class:`DFTStaticMaker`, or any Maker whose ``make(structure,
         label=, metadata=)`` returns a Job or Flow with a StaticDocument output, e.g.
         :class:`mlip_finetune.dft.vasp.VaspDocumentMaker`); job ``i`` of ``n`` is named
-        ``f"{static_maker.name} {i}/{n}"`` (1-based).
+        ``f"{static_maker.name} {i}/{n}"`` (1-based) and keeps the tag its maker gives it.
     labels
         One label per structure; default ``"dft static i/n"``.
     metadata
@@ -323,12 +361,20 @@ class ReferenceStaticsMaker(Maker):
     name
         Job name.
     static_maker
-        Maker of each static: :class:`StaticMaker` (open DFT engine) or
-        :class:`mlip_finetune.dft.vasp.VaspDocumentMaker` (VASP through atomate2).
+        Maker of each static: :class:`DFTStaticMaker` (open DFT engine) or
+        :class:`mlip_finetune.dft.vasp.VaspDocumentMaker` (VASP through atomate2); it tags
+        the statics the fan-out creates at run time.
+    stage
+        Pipeline stage of the fan-out job's tag (kind :attr:`JobKind.LIGHT`).
     """
 
     name: str = "dft statics"
-    static_maker: Maker = field(default_factory=StaticMaker)
+    static_maker: Maker = field(default_factory=DFTStaticMaker)
+    stage: Stage = Stage.DFT_STATICS
+
+    def __post_init__(self) -> None:
+        """Restore the stage's type after serialisation (jsanitize stores its value)."""
+        self.stage = Stage(self.stage)
 
     def make(
         self,
@@ -350,9 +396,9 @@ class ReferenceStaticsMaker(Maker):
         Returns
         -------
         Job
-            Named ``self.name``; replaced at run time by statics named
-            ``"dft static i/n"`` (1-based); its output resolves to a list of
-            :class:`StaticDocument`.
+            Named ``self.name`` and tagged (:attr:`JobKind.LIGHT`, ``self.stage``); replaced
+            at run time by statics named ``"dft static i/n"`` (1-based), tagged by the
+            static maker; its output resolves to a list of :class:`StaticDocument`.
 
         Raises
         ------
@@ -361,9 +407,8 @@ class ReferenceStaticsMaker(Maker):
         ValueError
             If ``labels`` and a concrete ``structures`` list differ in length.
         """
-        settings = getattr(self.static_maker, "settings", None)
-        if settings is not None:  # open-engine makers; VASP runs through atomate2
-            get_engine(settings.engine)
+        if isinstance(self.static_maker, DFTStaticMaker | DFTRelaxMaker):
+            get_engine(self.static_maker.settings.engine)  # VASP runs through atomate2
         if (
             labels is not None
             and not isinstance(structures, OutputReference)
@@ -378,11 +423,11 @@ class ReferenceStaticsMaker(Maker):
             flow_name=self.name,
         )
         fan_out.name = self.name
-        return fan_out
+        return tag_job(fan_out, JobKind.LIGHT, self.stage)
 
 
 @dataclass
-class RelaxMaker(Maker):
+class DFTRelaxMaker(Maker):
     """Make a job that relaxes positions (and cell) with DFT in one engine process.
 
     Parameters
@@ -400,6 +445,9 @@ class RelaxMaker(Maker):
         (``relax_converged=False``), not raised.
     optimizer
         ASE optimiser: ``"BFGS"`` or ``"FIRE"``.
+    stage
+        Pipeline stage of the job's tag (kind :attr:`JobKind.DFT`): the reference phonons'
+        relaxation by default.
     """
 
     name: str = "dft relax"
@@ -408,6 +456,11 @@ class RelaxMaker(Maker):
     relax_cell: bool = True
     max_steps: int = 200
     optimizer: Literal["BFGS", "FIRE"] = "BFGS"
+    stage: Stage = Stage.DFT_PHONONS
+
+    def __post_init__(self) -> None:
+        """Restore the stage's type after serialisation (jsanitize stores its value)."""
+        self.stage = Stage(self.stage)
 
     def make(
         self,
@@ -430,8 +483,8 @@ class RelaxMaker(Maker):
         Returns
         -------
         Job
-            Named ``self.name``; its output is a :class:`StaticDocument` of the relaxed
-            structure.
+            Named ``self.name``, tagged (:attr:`JobKind.DFT`, ``self.stage``); its output is a
+            :class:`StaticDocument` of the relaxed structure.
 
         Raises
         ------
@@ -458,4 +511,9 @@ class RelaxMaker(Maker):
             metadata=dict(metadata or {}),
         )
         relax_job.name = self.name
-        return relax_job
+        return tag_job(relax_job, JobKind.DFT, self.stage)
+
+
+#: Former names, kept for README and workflow code (they shadowed atomate2's makers).
+StaticMaker = DFTStaticMaker
+RelaxMaker = DFTRelaxMaker

@@ -1,5 +1,6 @@
 """Evaluation stage: phonons with phonopy + symfc and errors against a reference."""
 
+from mlip_finetune.core.relax import relax_structure
 from mlip_finetune.evaluation.jobs import MLPhononMaker, phonons_from_statics
 from mlip_finetune.evaluation.metrics import (
     energy_offset_per_atom,
@@ -12,7 +13,6 @@ from mlip_finetune.evaluation.phonons import (
     phonon_document_from_calculator,
     phonon_document_from_forces,
     phonon_supercell_matrix,
-    relax_structure,
     resolve_mesh,
 )
 

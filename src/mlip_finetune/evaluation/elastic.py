@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from mlip_finetune.core.relax import Optimizer, relax_structure
 from mlip_finetune.evaluation.eos import DEFAULT_FMAX, relax_at_fixed_volume
-from mlip_finetune.evaluation.phonons import relax_structure
 from mlip_finetune.schemas.properties import ElasticDocument
 from mlip_finetune.units import EV_PER_A3_TO_GPA, KBAR_TO_GPA
 
@@ -55,7 +55,6 @@ DEFAULT_STRAIN_MAGNITUDES: tuple[float, ...] = (-0.01, -0.005, 0.005, 0.01)
 DEFAULT_SYMPREC: float = 0.1
 
 FittingMethod = Literal["finite_difference", "independent", "pseudoinverse"]
-Optimizer = Literal["BFGS", "FIRE"]
 
 
 class ElasticFitError(ValueError):
@@ -312,7 +311,7 @@ def elastic_from_calculator(
         Name stored in the document.
     relax
         First relax cell and positions keeping the symmetry
-        (:func:`~mlip_finetune.evaluation.phonons.relax_structure`); its residual stress
+        (:func:`~mlip_finetune.core.relax.relax_structure`); its residual stress
         is the equilibrium stress of the fit, as in atomate2.
     fmax
         Force threshold (eV/Å) of all relaxations; default 1e-3 eV/Å, the paper's 1 meV/Å

@@ -27,11 +27,11 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlip_finetune.evaluation.phonons import relax_structure
+from mlip_finetune.core.relax import Optimizer, relax_structure
 from mlip_finetune.schemas.properties import EOSDocument, EOSOutlier
 from mlip_finetune.units import EV_PER_A3_TO_GPA, EV_TO_MEV
 
@@ -56,8 +56,6 @@ DEFAULT_OUTLIER_FLOOR_MEV: float = 0.5
 DEFAULT_MAX_OUTLIERS: int = 2
 #: Force threshold of the fixed-volume relaxations (eV/Å), the paper's elastic threshold.
 DEFAULT_FMAX: float = 1e-3
-
-Optimizer = Literal["BFGS", "FIRE"]
 
 
 class EOSFitError(ValueError):
@@ -465,7 +463,7 @@ def eos_from_calculator(
         Name stored in the document.
     relax
         First relax cell and positions with symmetry kept
-        (:func:`~mlip_finetune.evaluation.phonons.relax_structure`, same ``fmax``).
+        (:func:`~mlip_finetune.core.relax.relax_structure`, same ``fmax``).
     volume_strains
         Relative volume changes (default −5 % … +5 % in 1 % steps).
     fmax, max_steps, optimizer, relax_cell_shape

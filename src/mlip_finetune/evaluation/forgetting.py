@@ -3,10 +3,10 @@
 Fine-tuning on one material can degrade a foundation model elsewhere; multi-head replay
 (paper §3.1, §4.3) exists to limit that. This check measures it. Structures far from the
 material's training data, the replay prototypes of
-:func:`~mlip_finetune.fitting.replay.replay_structures` (elemental fcc, bcc, sc, diamond,
+:func:`~mlip_finetune.data.replay.replay_structures` (elemental fcc, bcc, sc, diamond,
 hcp and binary rock-salt, CsCl, zinc-blende cells of the material's elements, scaled,
 strained and rattled), are labelled by the foundation
-(:func:`~mlip_finetune.fitting.replay.label_with_model`), and every model is scored on those
+(:func:`~mlip_finetune.core.labelling.label_with_model`), and every model is scored on those
 labels with :func:`~mlip_finetune.evaluation.metrics.validation_metrics`. The foundation's
 own row is zero; a fine-tuned model's row is what fine-tuning cost in generality (errors
 relative to the foundation, not to DFT).
@@ -14,7 +14,7 @@ relative to the foundation, not to DFT).
 Energy zero: fine-tuning may move the atomic reference energies (e.g. onto GPAW's isolated-
 atom zero), which shifts every energy by ``Σ_el n_el δ_el`` without changing forces or
 relative energies. Those per-element shifts are fitted by least squares on the set and
-removed before the energy errors, and reported.
+removed before the energy errors (:mod:`mlip_finetune.core.energy_zero`), and reported.
 """
 
 from __future__ import annotations
@@ -114,9 +114,10 @@ def element_energy_shifts(
 ) -> dict[str, float]:
     """Per-element shifts δ_el between the labels' energy zero and the model's (eV/atom).
 
-    Least squares of ``E_label,s − E_model,s = Σ_el n_el,s δ_el`` over the structures
+    :func:`mlip_finetune.core.energy_zero.fit_energy_shift` with one column per element:
+    least squares of ``E_label,s − E_model,s = Σ_el n_el,s δ_el`` over the structures
     (``numpy.linalg.lstsq``, minimum-norm solution when the compositions cannot separate two
-    elements).
+    elements), keyed by element symbol.
 
     Parameters
     ----------
@@ -133,29 +134,21 @@ def element_energy_shifts(
         Element symbol → δ_el (eV/atom); adding ``Σ n_el δ_el`` to a model energy puts it on
         the labels' energy zero.
     """
-    counts = np.array(
-        [[doc.structure.composition[el] for el in elements] for doc in labels], dtype=float
-    )
-    differences = []
-    for doc in labels:
-        atoms = doc.structure.to_ase_atoms()
-        atoms.calc = calculator
-        differences.append(doc.energy - float(atoms.get_potential_energy()))
-    shifts, *_ = np.linalg.lstsq(counts, np.asarray(differences), rcond=None)
-    return {el: float(delta) for el, delta in zip(elements, shifts, strict=True)}
+    from pymatgen.core import Element
+
+    from mlip_finetune.core.energy_zero import fit_energy_shift
+
+    by_z = fit_energy_shift(calculator, labels, [Element(el).Z for el in elements])
+    return {el: by_z[Element(el).Z] for el in elements}
 
 
 def _shifted(labels: Sequence[StaticDocument], shifts: Mapping[str, float]) -> list[StaticDocument]:
     """Labels moved onto the model's energy zero: E − Σ_el n_el δ_el."""
-    return [
-        doc.model_copy(
-            update={
-                "energy": doc.energy
-                - sum(doc.structure.composition[el] * delta for el, delta in shifts.items())
-            }
-        )
-        for doc in labels
-    ]
+    from pymatgen.core import Element
+
+    from mlip_finetune.core.energy_zero import shift_energies
+
+    return shift_energies(labels, {Element(el).Z: delta for el, delta in shifts.items()})
 
 
 def forgetting_document(
@@ -181,7 +174,7 @@ def forgetting_document(
     n
         Number of prototype structures.
     seed
-        Random seed of :func:`~mlip_finetune.fitting.replay.replay_structures`.
+        Random seed of :func:`~mlip_finetune.data.replay.replay_structures`.
     device
         Torch device.
 
@@ -200,10 +193,11 @@ def forgetting_document(
     """
     from pathlib import Path
 
-    from mlip_finetune.calculators import mace_calculator
+    from mlip_finetune.core.calculators import mace_calculator
+    from mlip_finetune.core.labelling import label_with_model
+    from mlip_finetune.core.provenance import sha256_file
+    from mlip_finetune.data.replay import replay_structures
     from mlip_finetune.evaluation.metrics import validation_metrics
-    from mlip_finetune.fitting.replay import label_with_model, replay_structures
-    from mlip_finetune.utils import sha256_file
 
     start = time.perf_counter()
     elements = _elements(structure_or_elements)

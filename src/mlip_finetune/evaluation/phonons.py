@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+# re-exported from their old home (they live in core.relax)
+from mlip_finetune.core.relax import Optimizer, relax_structure  # noqa: F401
 from mlip_finetune.schemas.evaluation import PhononDocument, ThermalProperties
 
 if TYPE_CHECKING:
@@ -52,7 +54,6 @@ DEFAULT_T_MAX: float = 1000.0
 DEFAULT_T_STEP: float = 10.0
 
 FcCalculator = Literal["symfc", "traditional"]
-Optimizer = Literal["BFGS", "FIRE"]
 
 
 def phonon_supercell_matrix(
@@ -221,56 +222,6 @@ def model_forces(supercells: Sequence[Structure], calculator: Calculator) -> lis
         atoms.calc = calculator
         forces.append(np.array(atoms.get_forces(), dtype=float))
     return forces
-
-
-def relax_structure(
-    structure: Structure,
-    calculator: Calculator,
-    *,
-    fmax: float = 1e-3,
-    max_steps: int = 2000,
-    optimizer: Optimizer = "BFGS",
-    fix_symmetry: bool = True,
-) -> tuple[Structure, bool]:
-    """Relax cell and positions with ASE's FrechetCellFilter.
-
-    Parameters
-    ----------
-    structure
-        Starting structure (Å).
-    calculator
-        ASE calculator giving forces (eV/Å) and stress (eV/Å³).
-    fmax
-        Convergence threshold on forces and on the filter's stress term (eV/Å).
-    max_steps
-        Maximum optimiser steps (paper §4.6 caps ML relaxations at 2000).
-    optimizer
-        ``"BFGS"`` or ``"FIRE"`` (ASE optimisers).
-    fix_symmetry
-        Keep the space group (``ase.constraints.FixSymmetry``), as the paper forbids symmetry
-        lowering during relaxation.
-
-    Returns
-    -------
-    structure : pymatgen.core.Structure
-        Relaxed structure (Å).
-    converged : bool
-        Whether ``fmax`` was reached within ``max_steps``.
-    """
-    from ase.constraints import FixSymmetry
-    from ase.filters import FrechetCellFilter
-    from ase.optimize import BFGS, FIRE
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    optimizers = {"BFGS": BFGS, "FIRE": FIRE}
-    atoms = AseAtomsAdaptor.get_atoms(structure)
-    atoms.calc = calculator
-    if fix_symmetry:
-        atoms.set_constraint(FixSymmetry(atoms))
-    dyn = optimizers[optimizer](FrechetCellFilter(atoms), logfile=None)
-    converged = bool(dyn.run(fmax=fmax, steps=max_steps))
-    atoms.set_constraint()
-    return AseAtomsAdaptor.get_structure(atoms), converged
 
 
 def resolve_mesh(structure: Structure, mesh: Sequence[int] | float) -> list[int]:
@@ -580,7 +531,7 @@ def phonon_document_from_calculator(
     ----------
     structure
         Unit cell (Å), already relaxed with the same calculator if wanted
-        (:func:`relax_structure`).
+        (:func:`~mlip_finetune.core.relax.relax_structure`).
     calculator
         ASE calculator (MACE, EMT, …) returning forces in eV/Å.
     label

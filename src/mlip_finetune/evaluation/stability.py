@@ -70,7 +70,7 @@ def set_precision_recall_f1(reference: set, predicted: set) -> tuple[float, floa
     return precision, recall, f1
 
 
-def classify_stability(
+def is_dynamically_unstable(
     min_frequency_thz: float, threshold: float = IMAGINARY_THRESHOLD_THZ
 ) -> bool:
     """Whether a structure is dynamically unstable (paper §3.5, §4.6).

@@ -3,12 +3,14 @@
 The training set grows from the outermost frames of every training trajectory inwards
 (§4.2): subset ``k`` holds the frames with ``frame_index <= k``, so with 4 frames per
 trajectory and 4 training trajectories the sizes are 4, 8, 12 and 16 structures. Every model
-is validated against DFT on the same, complete validation set.
+is validated against DFT on the same, complete validation set. The curve is drawn by the
+report layer (:func:`mlip_finetune.report.plots.plot_data_efficiency`), not here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from jobflow import Flow, Maker, job
 
@@ -19,6 +21,7 @@ from mlip_finetune.schemas.fitting import (
     DataEfficiencyPoint,
     FineTuneDocument,
 )
+from mlip_finetune.schemas.jobs import JobKind, Stage, tag_job
 
 
 @dataclass
@@ -35,8 +38,8 @@ class DataEfficiencyMaker(Maker):
         Subsets to train on: ``k`` keeps frames with ``frame_index <= k``. The default
         ``(0, 1, 2, 3)`` covers the paper's 4 frames per trajectory.
     plot_path
-        PNG written by the collecting job; None writes ``data_efficiency.png`` in its
-        job directory.
+        Where the report layer draws the curve, recorded as the document's ``plot_path``;
+        None leaves the place to the report.
     """
 
     name: str = "data efficiency"
@@ -70,7 +73,8 @@ class DataEfficiencyMaker(Maker):
         -------
         jobflow.Flow
             ``len(finetune_makers) × len(frame_indices)`` jobs named
-            ``"finetune <strategy> frames<=k"`` and ``"data efficiency curve"``; output:
+            ``"finetune <strategy> frames<=k"`` and ``"data efficiency curve"`` (tagged stage
+            data efficiency: GPU and light); output:
             :class:`~mlip_finetune.schemas.fitting.DataEfficiencyDocument`.
 
         Raises
@@ -97,23 +101,21 @@ class DataEfficiencyMaker(Maker):
             [j.output for j in jobs] + list(include or []), plot_path=self.plot_path
         )
         curve.name = "data efficiency curve"
+        tag_job(curve, JobKind.LIGHT, Stage.DATA_EFFICIENCY)
         return Flow([*jobs, curve], output=curve.output, name=self.name)
 
 
 @job(output_schema=DataEfficiencyDocument)
-def data_efficiency_curve(
-    finetunes: list, plot_path: str | None = None, title: str | None = None
-) -> DataEfficiencyDocument:
-    """Collect fine-tuning documents into a curve and plot it.
+def data_efficiency_curve(finetunes: list, plot_path: str | None = None) -> DataEfficiencyDocument:
+    """Collect fine-tuning documents into a curve.
 
     Parameters
     ----------
     finetunes
         :class:`~mlip_finetune.schemas.fitting.FineTuneDocument` of every (strategy, subset).
     plot_path
-        Output PNG; default ``data_efficiency.png`` in the job directory.
-    title
-        Plot title.
+        Where the report layer draws the curve (the document's ``plot_path``); None leaves
+        the place to the report.
 
     Returns
     -------
@@ -126,10 +128,6 @@ def data_efficiency_curve(
     ValueError
         If ``finetunes`` is empty.
     """
-    from pathlib import Path
-
-    from mlip_finetune.report.plots import plot_data_efficiency
-
     docs = [FineTuneDocument.model_validate(f) for f in finetunes]
     if not docs:
         raise ValueError("No fine-tuning documents to collect.")
@@ -150,7 +148,8 @@ def data_efficiency_curve(
         key=lambda p: (order.index(p.strategy), p.n_train_structures),
     )
     largest = max(docs, key=lambda d: d.n_train_structures)
-    doc = DataEfficiencyDocument(points=points, foundation_validation=largest.foundation_validation)
-    path = Path(plot_path) if plot_path else Path.cwd() / "data_efficiency.png"
-    doc.plot_path = str(plot_data_efficiency(doc, path, title=title).resolve())
-    return doc
+    return DataEfficiencyDocument(
+        points=points,
+        foundation_validation=largest.foundation_validation,
+        plot_path=str(Path(plot_path).resolve()) if plot_path else None,
+    )

@@ -7,6 +7,10 @@ the student is a small MACE trained from scratch (mace-torch) on teacher-labelle
 strained supercells of the material (hiphive MC rattle, paper §4.2 style, plus a random
 strain), and the document reports student-vs-teacher errors on held-out teacher-labelled
 structures, both against DFT when validation statics are given, and the speed ratio.
+
+The machinery (labels from any teacher calculator, :func:`train_student` from scratch) is
+also what builds the offline stand-in foundation from CHGNet
+(:mod:`mlip_finetune.fitting.standin`).
 """
 
 from __future__ import annotations
@@ -20,17 +24,33 @@ import numpy as np
 from jobflow import Job, Maker, job
 from pydantic import BaseModel, Field
 
-from mlip_finetune.fitting.mace_backend import EpochRecord  # noqa: TC001
-from mlip_finetune.fitting.strategies import MaceTrainSettings
-from mlip_finetune.schemas.evaluation import ValidationMetrics  # noqa: TC001
+from mlip_finetune.fitting.strategies import FineTuneStrategy
+from mlip_finetune.schemas.fitting import SurrogateDocument, TrainSettings
+from mlip_finetune.schemas.jobs import JobKind, Stage, tag_job
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from pymatgen.core import Structure
 
+    from mlip_finetune.schemas.dft import StaticDocument
+    from mlip_finetune.schemas.evaluation import ValidationMetrics
+    from mlip_finetune.schemas.fitting import EpochRecord, MaceTrainResult
 
-def _student_training() -> MaceTrainSettings:
+__all__ = [
+    "DistillationSettings",
+    "SurrogateDocument",
+    "SurrogateMaker",
+    "distil_surrogate",
+    "distillation_structures",
+    "time_calculator",
+    "train_student",
+]
+
+
+def _student_training() -> TrainSettings:
     """Scratch-training defaults (paper §4.3 multi-head values) for the student."""
-    return MaceTrainSettings(lr=0.01, weight_decay=5e-7, max_num_epochs=200, batch_size=4)
+    return TrainSettings(lr=0.01, weight_decay=5e-7, max_num_epochs=200, batch_size=4)
 
 
 class DistillationSettings(BaseModel):
@@ -56,39 +76,12 @@ class DistillationSettings(BaseModel):
         description="mace architecture arguments of the student (r_max: the teacher's unless "
         "given). Invariant (L = 0) messages and 32 channels by default.",
     )
-    train: MaceTrainSettings = Field(
+    train: TrainSettings = Field(
         default_factory=_student_training,
         description="Training of the student (E0s: the teacher's, passed explicitly).",
     )
     timing_repeats: int = Field(default=5, description="Energy+force calls timed per model.")
     seed: int = 7
-
-
-class SurrogateDocument(BaseModel):
-    """A distilled student and how it compares with its teacher."""
-
-    teacher_path: str
-    teacher_sha256: str
-    student_path: str = Field(description="Plain MACE model file of the student.")
-    student_sha256: str
-    architecture: dict[str, str] = Field(description="Student's mace architecture arguments.")
-    teacher_parameters: int = Field(description="Trainable parameters of the teacher.")
-    student_parameters: int = Field(description="Trainable parameters of the student.")
-    n_train_structures: int
-    n_valid_structures: int
-    student_vs_teacher: ValidationMetrics = Field(
-        description="Student against teacher labels on held-out structures (no offset)."
-    )
-    student_vs_dft: ValidationMetrics | None = Field(
-        default=None, description="Student against the DFT validation statics, if given."
-    )
-    teacher_vs_dft: ValidationMetrics | None = None
-    timing_atoms: int = Field(description="Atoms of the supercell used for timing.")
-    teacher_time_s: float = Field(description="Median energy+forces+stress call (s).")
-    student_time_s: float = Field(description="Median energy+forces+stress call (s).")
-    speed_ratio: float = Field(description="teacher_time_s / student_time_s (> 1: faster).")
-    epochs: list[EpochRecord]
-    wall_time_s: float = Field(description="Labelling + training wall time (s).")
 
 
 def distillation_structures(structure: Structure, settings: DistillationSettings) -> list:
@@ -107,7 +100,7 @@ def distillation_structures(structure: Structure, settings: DistillationSettings
         ``settings.n_structures`` structures: strain (:func:`strain_and_rattle` without
         rattle), then hiphive MC rattle (:func:`mc_rattle`) with the amplitudes in turn.
     """
-    from mlip_finetune.data.utils import mc_rattle, strain_and_rattle
+    from mlip_finetune.data.perturbations import mc_rattle, strain_and_rattle
 
     rng = np.random.default_rng(settings.seed)
     prim = structure.get_primitive_structure()
@@ -124,7 +117,7 @@ def distillation_structures(structure: Structure, settings: DistillationSettings
 
 
 def _parameters(model_path: str) -> int:
-    from mlip_finetune.calculators import mace_calculator
+    from mlip_finetune.core.calculators import mace_calculator
 
     model = mace_calculator(model_path, device="cpu").models[0]
     return sum(p.numel() for p in model.parameters())
@@ -159,6 +152,72 @@ def time_calculator(calculator: object, structure: Structure, repeats: int = 5) 
         atoms.get_stress()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def train_student(
+    train: Sequence[StaticDocument],
+    valid: Sequence[StaticDocument],
+    settings: TrainSettings,
+    *,
+    work_dir: Path,
+    name: str,
+    device: str,
+    architecture: dict[str, str] | None = None,
+    label: str = FineTuneStrategy.SCRATCH.value,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> MaceTrainResult:
+    """Train a MACE student from scratch on teacher labels (mace-torch).
+
+    Writes ``train.xyz`` and ``valid.xyz`` into ``work_dir`` and runs mace's scratch
+    training there (:func:`~mlip_finetune.fitting.mace_backend.build_mace_train_args` with
+    strategy ``scratch``, no foundation).
+
+    Parameters
+    ----------
+    train, valid
+        Teacher-labelled structures (eV, eV/Å, GPa).
+    settings
+        Training settings; their E0s and seed are used as given.
+    work_dir
+        Directory of the data files, checkpoints, log and ``<name>.model`` (created).
+    name
+        Model name.
+    device
+        ``"cpu"`` or ``"cuda"`` (already resolved).
+    architecture
+        mace architecture arguments of the student; None uses the settings' architecture
+        fields (``model``, ``r_max``, ``num_channels``, ``max_L``, ...).
+    label
+        Name of the training in progress and error messages.
+    on_epoch
+        Called with each epoch's validation errors.
+
+    Returns
+    -------
+    MaceTrainResult
+        The student's model file and per-epoch validation errors.
+
+    Raises
+    ------
+    mlip_finetune.fitting.mace_backend.TrainingError
+        If the training fails or diverges.
+    """
+    from mlip_finetune.fitting.dataset import write_extxyz
+    from mlip_finetune.fitting.mace.args import build_mace_train_args
+    from mlip_finetune.fitting.mace.run import run_mace_train
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    args = build_mace_train_args(
+        settings,
+        strategy=FineTuneStrategy.SCRATCH,
+        name=name,
+        train_file=write_extxyz(train, work_dir / "train.xyz"),
+        valid_file=write_extxyz(valid, work_dir / "valid.xyz"),
+        work_dir=work_dir,
+        device=device,
+        architecture=architecture,
+    )
+    return run_mace_train(args, work_dir, label=label, on_epoch=on_epoch)
 
 
 @dataclass
@@ -204,7 +263,7 @@ class SurrogateMaker(Maker):
         Returns
         -------
         jobflow.Job
-            Output: :class:`SurrogateDocument`.
+            Output: :class:`SurrogateDocument`; tagged GPU, stage surrogate.
         """
         distil = distil_surrogate(
             structure,
@@ -215,7 +274,7 @@ class SurrogateMaker(Maker):
             training_data=training_data,
         )
         distil.name = self.name
-        return distil
+        return tag_job(distil, JobKind.GPU, Stage.SURROGATE)
 
 
 @job(output_schema=SurrogateDocument)
@@ -260,13 +319,11 @@ def distil_surrogate(
     """
     from pymatgen.core import Structure as PmgStructure
 
-    from mlip_finetune.calculators import mace_calculator, resolve_device
-    from mlip_finetune.evaluation.metrics import energy_offset_per_atom, validation_metrics
+    from mlip_finetune.core.calculators import mace_calculator, resolve_device
+    from mlip_finetune.core.labelling import label_with_model
+    from mlip_finetune.core.provenance import sha256_file
+    from mlip_finetune.evaluation.metrics import validation_metrics
     from mlip_finetune.fitting.e0s import model_e0s
-    from mlip_finetune.fitting.replay import label_with_model
-    from mlip_finetune.fitting.training import train_model
-    from mlip_finetune.schemas.dft import StaticDocument
-    from mlip_finetune.utils import sha256_file
 
     if settings.n_structures - settings.n_validation < 2:  # noqa: PLR2004
         raise ValueError(
@@ -285,42 +342,32 @@ def distil_surrogate(
     valid, train = labelled[: settings.n_validation], labelled[settings.n_validation :]
     teacher = mace_calculator(teacher_model_path, device=device)
     architecture = {"r_max": str(float(teacher.models[0].r_max))} | settings.architecture
-    train_settings = settings.train.model_copy(
-        update={"E0s": repr(model_e0s(teacher_model_path)), "seed": settings.seed}
-    )
-    outcome = train_model(
-        "scratch",
-        train_settings,
-        train=train,
-        valid=valid,
-        foundation_model_path=teacher_model_path,
-        work_dir=Path.cwd() / "student",
-        device=device,
+    result = train_student(
+        train,
+        valid,
+        settings.train.model_copy(
+            update={"E0s": repr(model_e0s(teacher_model_path)), "seed": settings.seed}
+        ),
+        work_dir=(Path.cwd() / "student").resolve(),
         name="surrogate",
+        device=device,
         architecture=architecture,
     )
-    student = mace_calculator(outcome.model_path, device=device)
-    dft_metrics: dict[str, ValidationMetrics] = {}
-    if dft_validation:
-        statics = [StaticDocument.model_validate(s) for s in dft_validation]
-        if training_data is not None:
-            from mlip_finetune.fitting.jobs import split_statics
-
-            statics = split_statics(training_data, statics)[1]
-        for key, calc in (("student", student), ("teacher", teacher)):
-            offset = energy_offset_per_atom(calc, statics)
-            dft_metrics[key] = validation_metrics(calc, statics, energy_offset_per_atom=offset)
+    student = mace_calculator(result.model_path, device=device)
+    dft_metrics = _against_dft(
+        {"student": student, "teacher": teacher}, dft_validation, training_data
+    )
     timing_structure = train[0].structure
     teacher_time = time_calculator(teacher, timing_structure, settings.timing_repeats)
     student_time = time_calculator(student, timing_structure, settings.timing_repeats)
     return SurrogateDocument(
         teacher_path=str(teacher_model_path),
         teacher_sha256=sha256_file(teacher_model_path),
-        student_path=outcome.model_path,
-        student_sha256=sha256_file(outcome.model_path),
+        student_path=result.model_path,
+        student_sha256=sha256_file(result.model_path),
         architecture=architecture,
         teacher_parameters=_parameters(teacher_model_path),
-        student_parameters=_parameters(outcome.model_path),
+        student_parameters=_parameters(result.model_path),
         n_train_structures=len(train),
         n_valid_structures=len(valid),
         student_vs_teacher=validation_metrics(student, valid),
@@ -330,6 +377,27 @@ def distil_surrogate(
         teacher_time_s=teacher_time,
         student_time_s=student_time,
         speed_ratio=teacher_time / student_time,
-        epochs=outcome.result.epochs,
+        epochs=result.epochs,
         wall_time_s=time.perf_counter() - start,
     )
+
+
+def _against_dft(
+    calculators: dict[str, object], dft_validation: list | None, training_data: object | None
+) -> dict[str, ValidationMetrics]:
+    """Each calculator against the DFT validation statics (mean per-atom offset removed)."""
+    from mlip_finetune.evaluation.metrics import energy_offset_per_atom, validation_metrics
+    from mlip_finetune.schemas.dft import StaticDocument
+
+    if not dft_validation:
+        return {}
+    statics = [StaticDocument.model_validate(s) for s in dft_validation]
+    if training_data is not None:
+        from mlip_finetune.fitting.jobs import split_statics
+
+        statics = split_statics(training_data, statics)[1]
+    metrics = {}
+    for key, calc in calculators.items():
+        offset = energy_offset_per_atom(calc, statics)
+        metrics[key] = validation_metrics(calc, statics, energy_offset_per_atom=offset)
+    return metrics

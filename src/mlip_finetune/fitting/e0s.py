@@ -8,19 +8,23 @@ mace's ``--E0s estimated`` because mace-torch 0.3.16 (a) indexes a 0-d tensor an
 single-element foundations and (b) copies the foundation's E0 buffer over the requested E0s
 whenever the element sets have the same size (``load_foundations_elements`` copies every
 state-dict entry of matching shape). Shifting the data is independent of both, and the shift is
-recorded in the :class:`~mlip_finetune.schemas.fitting.FineTuneDocument`.
+recorded in the :class:`~mlip_finetune.schemas.fitting.FineTuneDocument`. The fit and the
+shift themselves are :mod:`mlip_finetune.core.energy_zero`'s (shared with the forgetting
+check).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
+from mlip_finetune.core.energy_zero import fit_energy_shift, shift_energies
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from mlip_finetune.schemas.dft import StaticDocument
+
+__all__ = ["estimate_energy_shift", "model_e0s", "shift_energies"]
 
 
 def model_e0s(model_path: str) -> dict[int, float]:
@@ -36,7 +40,7 @@ def model_e0s(model_path: str) -> dict[int, float]:
     dict of int to float
         ``{Z: E0}`` in eV, for every element of the model (first head).
     """
-    from mlip_finetune.calculators import mace_calculator
+    from mlip_finetune.core.calculators import mace_calculator
 
     model = mace_calculator(model_path, device="cpu").models[0]
     zs = [int(z) for z in model.atomic_numbers]
@@ -50,8 +54,9 @@ def estimate_energy_shift(
 ) -> dict[int, float]:
     """Per-element shift from the foundation's energy zero to the DFT code's.
 
-    Solves ``A·δ ≈ E_DFT − E_foundation`` by least squares for one δ_Z per element, where
-    ``A`` holds the element counts of each structure. For a fixed stoichiometry only the
+    :func:`mlip_finetune.core.energy_zero.fit_energy_shift` with the foundation model: solves
+    ``A·δ ≈ E_DFT − E_foundation`` by least squares for one δ_Z per element, where ``A``
+    holds the element counts of each structure. For a fixed stoichiometry only the
     composition-weighted sum of δ is determined; ``numpy.linalg.lstsq`` returns the
     minimum-norm solution, which gives the same energies for that material.
 
@@ -72,44 +77,6 @@ def estimate_energy_shift(
     ValueError
         If ``statics`` is empty.
     """
-    from mlip_finetune.calculators import mace_calculator
+    from mlip_finetune.core.calculators import mace_calculator
 
-    if not statics:
-        raise ValueError("The energy shift needs at least one training structure.")
-    calc = mace_calculator(foundation_model_path)
-    zs = sorted({site.specie.Z for s in statics for site in s.structure})
-    counts = np.zeros((len(statics), len(zs)))
-    errors = np.zeros(len(statics))
-    for i, static in enumerate(statics):
-        atoms = static.structure.to_ase_atoms()
-        atoms.calc = calc
-        errors[i] = static.energy - atoms.get_potential_energy()
-        for site in static.structure:
-            counts[i, zs.index(site.specie.Z)] += 1
-    shift, *_ = np.linalg.lstsq(counts, errors, rcond=None)
-    return {z: float(d) for z, d in zip(zs, shift, strict=True)}
-
-
-def shift_energies(
-    statics: Sequence[StaticDocument], shift: dict[int, float]
-) -> list[StaticDocument]:
-    """Return copies of the statics with ``Σ_Z n_Z·δ_Z`` subtracted from each energy.
-
-    Parameters
-    ----------
-    statics
-        DFT statics (energies in eV).
-    shift
-        ``{Z: δ_Z}`` from :func:`estimate_energy_shift` (eV/atom).
-
-    Returns
-    -------
-    list of StaticDocument
-        Same forces and stresses; energies on the foundation's zero.
-    """
-    return [
-        s.model_copy(
-            update={"energy": s.energy - sum(shift.get(site.specie.Z, 0.0) for site in s.structure)}
-        )
-        for s in statics
-    ]
+    return fit_energy_shift(mace_calculator(foundation_model_path), statics)

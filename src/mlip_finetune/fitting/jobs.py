@@ -8,10 +8,11 @@ from pathlib import Path
 
 from jobflow import Job, Maker, job
 
-from mlip_finetune.fitting.strategies import FineTuneStrategy, MaceTrainSettings, default_settings
+from mlip_finetune.fitting.strategies import FineTuneStrategy, TrainSettings, default_settings
 from mlip_finetune.schemas.data import TrainingDataDocument
 from mlip_finetune.schemas.dft import StaticDocument
 from mlip_finetune.schemas.fitting import FineTuneDocument
+from mlip_finetune.schemas.jobs import JobKind, Stage, tag_job
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class FineTuneMaker(Maker):
 
     name: str = "finetune"
     strategy: FineTuneStrategy = FineTuneStrategy.TRANSFER
-    hyperparameters: MaceTrainSettings | None = None
+    hyperparameters: TrainSettings | None = None
     device: str = "auto"
 
     def make(
@@ -70,7 +71,8 @@ class FineTuneMaker(Maker):
         Returns
         -------
         jobflow.Job
-            Output: :class:`~mlip_finetune.schemas.fitting.FineTuneDocument`.
+            Output: :class:`~mlip_finetune.schemas.fitting.FineTuneDocument`. Tagged GPU,
+            stage ``finetune <strategy>``; with ``max_frame_index``, stage data efficiency.
 
         Raises
         ------
@@ -92,9 +94,10 @@ class FineTuneMaker(Maker):
             max_frame_index=max_frame_index,
         )
         training_job.name = f"{self.name} {strategy.value}"
-        if max_frame_index is not None:
-            training_job.name += f" frames<={max_frame_index}"
-        return training_job
+        if max_frame_index is None:
+            return tag_job(training_job, JobKind.GPU, Stage.FINETUNE, detail=strategy.value)
+        training_job.name += f" frames<={max_frame_index}"
+        return tag_job(training_job, JobKind.GPU, Stage.DATA_EFFICIENCY)
 
 
 def split_statics(
@@ -143,7 +146,7 @@ def finetune_job(
     *,
     foundation_model_path: str,
     strategy: FineTuneStrategy,
-    settings: MaceTrainSettings,
+    settings: TrainSettings,
     device: str,
     foundation_name: str,
     foundation_sha256: str | None,
@@ -169,15 +172,15 @@ def finetune_job(
     mlip_finetune.fitting.mace_backend.TrainingDivergedError
         On a NaN/inf loss, naming the strategy and epoch.
     """
-    from mlip_finetune.calculators import mace_calculator, resolve_device
+    from mlip_finetune.core.calculators import mace_calculator, resolve_device
+    from mlip_finetune.core.provenance import package_versions, sha256_file
     from mlip_finetune.evaluation.metrics import energy_offset_per_atom, validation_metrics
     from mlip_finetune.fitting.e0s import model_e0s
     from mlip_finetune.fitting.training import train_model
-    from mlip_finetune.utils import package_versions, sha256_file
 
     # jobflow-remote passes arguments through JSON: the Enum and settings arrive as plain data
     strategy = FineTuneStrategy(strategy)
-    settings = MaceTrainSettings.model_validate(settings)
+    settings = TrainSettings.model_validate(settings)
     statics = [StaticDocument.model_validate(s) for s in statics]
     train, valid = split_statics(training_data, statics, max_frame_index)
     device = resolve_device(device)
@@ -221,7 +224,7 @@ def finetune_job(
         foundation_is_standin=foundation_is_standin,
         hyperparameters=outcome.settings.model_dump(mode="json"),
         effective_hyperparameters=outcome.effective,
-        mace_args=result.args,
+        train_args=result.args,
         multihead_active=result.multihead_active,
         replay=outcome.replay,
         e0s=model_e0s(outcome.model_path),

@@ -8,7 +8,9 @@ downloaded at run time here (DESIGN.md, offline policy), so a replay set is eith
   subsampled to ``n`` structures by :func:`subsample_replay_file`, or
 - built by :func:`build_replay_file`: diverse crystal prototypes of the material's elements
   (elemental fcc, bcc, simple cubic, diamond, hcp; rock-salt, CsCl and zinc-blende for
-  every element pair), strained and rattled, labelled with the foundation model itself.
+  every element pair; :func:`mlip_finetune.data.replay.replay_structures`), strained and
+  rattled, labelled with the foundation model itself
+  (:func:`mlip_finetune.core.labelling.label_with_model`).
   These pseudo-labels carry exactly the knowledge multi-head replay is meant to preserve:
   the foundation's potential-energy surface away from the material.
 
@@ -18,35 +20,32 @@ Either way the file mace reads has ``REF_energy``/``REF_forces``/``REF_stress`` 
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlip_finetune.core.labelling import label_with_model
+from mlip_finetune.data.replay import prototype_structures, replay_structures
 from mlip_finetune.fitting.dataset import ENERGY_KEY, FORCES_KEY, STRESS_KEY, write_extxyz
-from mlip_finetune.schemas.dft import StaticDocument
-from mlip_finetune.units import EV_PER_A3_TO_GPA
+from mlip_finetune.schemas.fitting import ReplayInfo
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pymatgen.core import Element, Structure
+    from pymatgen.core import Element
 
-#: Elemental prototypes: (space group, Wyckoff position, a / atomic radius, c / a).
-_ELEMENTAL = {
-    "fcc": ("Fm-3m", [[0, 0, 0]], 2 * np.sqrt(2), 1.0),
-    "bcc": ("Im-3m", [[0, 0, 0]], 4 / np.sqrt(3), 1.0),
-    "sc": ("Pm-3m", [[0, 0, 0]], 2.0, 1.0),
-    "diamond": ("Fd-3m", [[0, 0, 0]], 8 / np.sqrt(3), 1.0),
-    "hcp": ("P6_3/mmc", [[1 / 3, 2 / 3, 0.25]], 2.0, np.sqrt(8 / 3)),
-}
-#: Binary AB prototypes: (space group, A and B positions, a / (r_A + r_B)).
-_BINARY = {
-    "rocksalt": ("Fm-3m", [[0, 0, 0], [0.5, 0.5, 0.5]], 2.0),
-    "cscl": ("Pm-3m", [[0, 0, 0], [0.5, 0.5, 0.5]], 2 / np.sqrt(3)),
-    "zincblende": ("F-43m", [[0, 0, 0], [0.25, 0.25, 0.25]], 4 / np.sqrt(3)),
-}
+    from mlip_finetune.schemas.fitting import TrainSettings
+
+__all__ = [
+    "ReplayFileError",
+    "build_replay_file",
+    "label_with_model",
+    "prepare_replay_set",
+    "prototype_structures",
+    "replay_structures",
+    "subsample_replay_file",
+]
 
 
 class ReplayFileError(ValueError):
@@ -61,141 +60,6 @@ def _full_stress(stress: object) -> np.ndarray:
     if values.size == 6:  # noqa: PLR2004
         return voigt_6_to_full_3x3_stress(values)
     return values.reshape(3, 3)
-
-
-def prototype_structures(elements: Sequence[str | Element]) -> list[Structure]:
-    """Primitive prototype crystals of the elements and of every element pair.
-
-    Parameters
-    ----------
-    elements
-        Element symbols (or pymatgen Elements); duplicates are ignored.
-
-    Returns
-    -------
-    list of pymatgen.core.Structure
-        Five elemental prototypes per element (fcc, bcc, sc, diamond, hcp) and three binary
-        ones (rock-salt, CsCl, zinc-blende) per unordered pair, lattice constants from
-        pymatgen's atomic radii (``Element.atomic_radius``, 1.5 Å when unknown).
-    """
-    from pymatgen.core import Element, Lattice
-    from pymatgen.core import Structure as PmgStructure
-
-    species = sorted({Element(str(e)) for e in elements}, key=lambda e: e.Z)
-    radius = {e: float(e.atomic_radius or 1.5) for e in species}
-    out = []
-    for element in species:
-        for group, coords, a_over_r, c_over_a in _ELEMENTAL.values():
-            a = a_over_r * radius[element]
-            lattice = (
-                Lattice.hexagonal(a, c_over_a * a) if group == "P6_3/mmc" else Lattice.cubic(a)
-            )
-            cell = PmgStructure.from_spacegroup(group, lattice, [element], coords)
-            out.append(cell.get_primitive_structure())
-    for first, second in itertools.combinations(species, 2):
-        for group, coords, a_over_r in _BINARY.values():
-            a = a_over_r * (radius[first] + radius[second])
-            cell = PmgStructure.from_spacegroup(group, Lattice.cubic(a), [first, second], coords)
-            out.append(cell.get_primitive_structure())
-    return out
-
-
-def replay_structures(
-    elements: Sequence[str | Element],
-    n: int = 100,
-    *,
-    seed: int = 0,
-    volume_range: tuple[float, float] = (0.9, 1.2),
-    max_strain: float = 0.03,
-    max_rattle: float = 0.1,
-) -> list[Structure]:
-    """Draw ``n`` strained and rattled prototype structures for a replay set.
-
-    Parameters
-    ----------
-    elements
-        The material's elements.
-    n
-        Number of structures; prototypes are used in turn.
-    seed
-        Random seed.
-    volume_range
-        Range of the uniform factor on the prototype's volume.
-    max_strain, max_rattle
-        Passed to :func:`mlip_finetune.data.utils.strain_and_rattle` (Å for the rattle).
-
-    Returns
-    -------
-    list of pymatgen.core.Structure
-        ``n`` structures, each a supercell of at least 4 atoms.
-
-    Raises
-    ------
-    ValueError
-        If ``n`` < 1 or no element is given.
-    """
-    from mlip_finetune.data.utils import strain_and_rattle
-
-    if n < 1:
-        raise ValueError(f"A replay set needs at least one structure, got n={n}.")
-    prototypes = prototype_structures(elements)
-    if not prototypes:
-        raise ValueError("A replay set needs at least one element.")
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        cell = prototypes[i % len(prototypes)].copy()
-        cell.scale_lattice(cell.volume * rng.uniform(*volume_range))
-        reps = 1
-        while len(cell) * reps**3 < 4:  # noqa: PLR2004  (a few atoms so rattles matter)
-            reps += 1
-        out.append(strain_and_rattle(cell * (reps, reps, reps), rng, max_strain, max_rattle))
-    return out
-
-
-def label_with_model(
-    structures: Sequence[Structure], model_path: str, label: str = "replay", device: str = "cpu"
-) -> list[StaticDocument]:
-    """Label structures with a MACE model (energies, forces, stresses).
-
-    Parameters
-    ----------
-    structures
-        Structures to label.
-    model_path
-        MACE model file.
-    label
-        Prefix of each document's label (``"<label> i"``).
-    device
-        Torch device.
-
-    Returns
-    -------
-    list of StaticDocument
-        ``engine = "mace:<file name>"``; stress in GPa, ASE sign.
-    """
-    from mlip_finetune.calculators import mace_calculator
-
-    calc = mace_calculator(model_path, device=device)
-    docs = []
-    for i, structure in enumerate(structures):
-        atoms = structure.to_ase_atoms()
-        atoms.calc = calc
-        docs.append(
-            StaticDocument(
-                label=f"{label} {i}",
-                structure=structure,
-                energy=float(atoms.get_potential_energy()),
-                forces=atoms.get_forces().tolist(),
-                stress=(atoms.get_stress(voigt=False) * EV_PER_A3_TO_GPA).tolist(),
-                engine=f"mace:{Path(model_path).name}",
-                settings={},
-                kpoints=[],
-                wall_time_s=0.0,
-                converged=True,
-            )
-        )
-    return docs
 
 
 def build_replay_file(
@@ -293,3 +157,57 @@ def subsample_replay_file(source: str | Path, path: str | Path, n: int, seed: in
     path = Path(path)
     write(path, out, format="extxyz")
     return path
+
+
+def prepare_replay_set(
+    settings: TrainSettings,
+    elements: list[str],
+    foundation_model_path: str,
+    work_dir: Path,
+    device: str,
+) -> ReplayInfo:
+    """Build or subsample the multi-head replay set into ``work_dir/replay.xyz``.
+
+    Parameters
+    ----------
+    settings
+        ``replay_file`` (the user's file, subsampled) or None (built from prototypes),
+        ``n_replay`` structures, ``seed``.
+    elements
+        The material's elements (for a built set).
+    foundation_model_path
+        Foundation MACE model file labelling a built set.
+    work_dir
+        Directory of ``replay.xyz``.
+    device
+        Torch device for labelling.
+
+    Returns
+    -------
+    ReplayInfo
+        The file, its sha256, its number of structures and where it came from.
+    """
+    from ase.io import read
+
+    from mlip_finetune.core.provenance import sha256_file
+
+    path = work_dir / "replay.xyz"
+    if settings.replay_file is not None:
+        subsample_replay_file(settings.replay_file, path, settings.n_replay, seed=settings.seed)
+        source = str(Path(settings.replay_file).resolve())
+    else:
+        build_replay_file(
+            elements,
+            foundation_model_path,
+            path,
+            n=settings.n_replay,
+            seed=settings.seed,
+            device=device,
+        )
+        source = "built: foundation-labelled prototypes (mlip_finetune.fitting.replay)"
+    return ReplayInfo(
+        path=str(path.resolve()),
+        sha256=sha256_file(path),
+        n_structures=len(read(path, index=":")),
+        source=source,
+    )

@@ -1,137 +1,242 @@
-"""Fine-tuning strategies as an Enum, with the paper's hyper-parameters as defaults.
+"""The fine-tuning strategies: one registry of what each one is and needs.
 
-Each strategy maps to one training backend in :data:`BACKENDS` (``"mace"``: mace-torch's
-``run_train``; ``"equitrain"``: equitrain's delta/LoRA wrappers); adding a strategy means
-adding an Enum member, its backend, its defaults in :func:`default_settings` and its branch in
-the backend module.
+:data:`STRATEGIES` holds one :class:`StrategySpec` per
+:class:`~mlip_finetune.schemas.fitting.FineTuneStrategy`: its training backend, the paper's
+hyper-parameters, whether it starts from the foundation's weights, and its own steps around
+the backend run (multihead's replay set and foundation file, scratch's architecture, the
+equitrain wrapper options, multihead's head export).
+:func:`~mlip_finetune.fitting.training.train_model` only walks these steps. Adding a strategy
+means adding an Enum member, its :class:`StrategySpec` here and its arguments in the backend.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pydantic import BaseModel, Field
+from mlip_finetune.schemas.fitting import FineTuneStrategy, MaceTrainSettings, TrainSettings
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
 
-class FineTuneStrategy(StrEnum):
-    """How the foundation model is adapted (paper Fig. 1, §3.1)."""
+    from mlip_finetune.schemas.dft import StaticDocument
+    from mlip_finetune.schemas.fitting import EpochRecord, MaceTrainResult, ReplayInfo
 
-    #: All weights updated on the fine-tuning data only (mace-torch, paper "Transfer").
-    TRANSFER = "transfer"
-    #: Multi-head fine-tuning (mace-torch): a new head for the material and the foundation's
-    #: head trained on a replay set, one shared backbone (paper "Multihead", §3.1, §4.3).
-    MULTIHEAD = "multihead"
-    #: Full-rank additive update ω = ω0 + Δω with the base frozen and weight decay on Δω only
-    #: (equitrain delta wrapper; paper "Equitrain", §4.4).
-    LORA_FULL = "lora_full"
-    #: Low-rank additive update ΔW = B·A of rank r (equitrain LoRA wrapper; paper §4.4).
-    LORA = "lora"
-    #: Transfer learning with the first N layers frozen (mace-torch ``--freeze``; paper SI 7.7,
-    #: Radova et al. 2025).
-    FREEZE = "freeze"
-    #: The foundation's architecture with random initial weights, trained on the fine-tuning
-    #: data only (paper "Scratch"); the architecture is read from the foundation file.
-    SCRATCH = "scratch"
+__all__ = [
+    "BACKENDS",
+    "FOUNDATION_ONLY_FIELDS",
+    "STRATEGIES",
+    "BackendRun",
+    "FineTuneStrategy",
+    "MaceTrainSettings",
+    "StrategySpec",
+    "TrainSettings",
+    "TrainingBackend",
+    "TrainingContext",
+    "default_settings",
+]
 
-
-#: Training backend of each strategy.
-BACKENDS: dict[FineTuneStrategy, Literal["mace", "equitrain"]] = {
-    FineTuneStrategy.TRANSFER: "mace",
-    FineTuneStrategy.MULTIHEAD: "mace",
-    FineTuneStrategy.LORA_FULL: "equitrain",
-    FineTuneStrategy.LORA: "equitrain",
-    FineTuneStrategy.FREEZE: "mace",
-    FineTuneStrategy.SCRATCH: "mace",
-}
+logger = logging.getLogger(__name__)
 
 
-class MaceTrainSettings(BaseModel):
-    """Hyper-parameters of one training run, mace-torch or equitrain (paper §4.3 defaults).
+class TrainingBackend(StrEnum):
+    """The library that trains a strategy."""
 
-    The common fields are passed to ``mace.cli.run_train`` by
-    :func:`mlip_finetune.fitting.mace_backend.build_mace_train_args` or to equitrain by
-    :func:`mlip_finetune.fitting.equitrain_backend.run_equitrain_finetune`; the
-    strategy-specific ones (replay, frozen layers, LoRA rank) only by their strategy.
+    #: mace-torch's ``run_train`` (:mod:`mlip_finetune.fitting.mace_backend`).
+    MACE = "mace"
+    #: equitrain's delta/LoRA wrappers (:mod:`mlip_finetune.fitting.equitrain_backend`).
+    EQUITRAIN = "equitrain"
+
+
+@dataclass
+class TrainingContext:
+    """What the steps of one training run read, and what the preparation step fills in.
+
+    Built by :func:`~mlip_finetune.fitting.training.train_model` after the data files are
+    written; energies are already on the foundation's zero.
     """
 
-    optimizer: Literal["adamw", "adam"] = Field(default="adamw", description="Optimiser.")
-    lr: float = Field(default=0.01, description="Learning rate.")
-    weight_decay: float = Field(default=5e-3, description="AdamW weight decay.")
-    scheduler: Literal["ReduceLROnPlateau", "ExponentialLR"] = Field(
-        default="ReduceLROnPlateau", description="Learning-rate scheduler."
+    strategy: FineTuneStrategy
+    settings: TrainSettings
+    name: str
+    train: list[StaticDocument]
+    train_file: Path
+    valid_file: Path
+    work_dir: Path
+    device: str
+    foundation_model_path: str
+    requested_architecture: dict[str, str] | None = None
+    on_epoch: Callable[[EpochRecord], None] | None = None
+    #: Foundation file the backend starts from (None: random weights).
+    backend_foundation: str | None = None
+    #: mace architecture arguments of a scratch training (None: from the settings).
+    architecture: dict[str, str] | None = None
+    #: Multihead's replay set.
+    replay: ReplayInfo | None = None
+
+
+class BackendRun(NamedTuple):
+    """What a backend returned: its raw result and the settings read back from what ran."""
+
+    result: MaceTrainResult
+    effective: dict
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """Everything that is particular to one strategy.
+
+    Parameters
+    ----------
+    backend
+        The training library.
+    defaults
+        :class:`TrainSettings` fields the paper sets for this strategy (§4.3).
+    from_foundation
+        Starts from the foundation's weights (all but scratch).
+    average_e0s
+        Whether ``E0s="average"`` is allowed (mace's multi-head mode refuses it).
+    prepare
+        Fills the :class:`TrainingContext` before the backend runs, e.g. the replay set.
+    backend_options
+        Extra keyword arguments of the backend for this strategy (equitrain's wrapper).
+    export
+        Turns the backend's run into the plain single-head model file handed on; None hands
+        on the backend's model file.
+    """
+
+    backend: TrainingBackend
+    defaults: Mapping[str, Any]
+    from_foundation: bool = True
+    average_e0s: bool = True
+    prepare: Callable[[TrainingContext], None] | None = None
+    backend_options: Callable[[TrainSettings], dict[str, Any]] | None = None
+    export: Callable[[TrainingContext, BackendRun], str] | None = None
+
+
+def multihead_foundation(foundation_model_path: str, work_dir: Path) -> str:
+    """Return a foundation file mace's multi-head mode can read.
+
+    mace-torch 0.3.16 (``run_train.py``, E0s ``"foundation"`` of the replay head) squeezes an
+    atomic-energy buffer of shape (1, n_elements) and then indexes it, which fails for a
+    single-element foundation saved by mace itself (shape (1, 1) → 0-d). Such a file is
+    copied with the buffer reshaped to (n_elements,), the layout mace builds itself for
+    one head; weights and energies are unchanged. Other files are returned as they are.
+
+    Parameters
+    ----------
+    foundation_model_path
+        Foundation MACE model file.
+    work_dir
+        Where the reshaped copy is written (``foundation_for_multihead.model``).
+
+    Returns
+    -------
+    str
+        The file to hand to mace.
+    """
+    import mace  # noqa: F401  (mace before e3nn, DESIGN.md)
+    import torch
+
+    model = torch.load(foundation_model_path, map_location="cpu", weights_only=False)
+    buffer = model.atomic_energies_fn.atomic_energies
+    if buffer.ndim != 2 or buffer.shape != (1, 1):  # noqa: PLR2004
+        return foundation_model_path
+    model.atomic_energies_fn.atomic_energies = buffer.reshape(-1).clone()
+    path = work_dir / "foundation_for_multihead.model"
+    torch.save(model, path)
+    logger.info("multihead: single-element foundation E0 buffer reshaped for mace (%s)", path)
+    return str(path)
+
+
+def _prepare_multihead(context: TrainingContext) -> None:
+    """Multihead: the replay set of the material's elements and a foundation mace reads."""
+    from mlip_finetune.fitting.replay import prepare_replay_set
+
+    elements = sorted({str(site.specie) for s in context.train for site in s.structure})
+    context.replay = prepare_replay_set(
+        context.settings,
+        elements,
+        context.foundation_model_path,
+        context.work_dir,
+        context.device,
     )
-    lr_factor: float = Field(default=0.8, description="ReduceLROnPlateau factor.")
-    scheduler_patience: int = Field(default=5, description="ReduceLROnPlateau patience (epochs).")
-    max_num_epochs: int = Field(default=200, description="Maximum number of epochs (paper: 200).")
-    patience: int = Field(
-        default=2048, description="Early stop after this many epochs without improvement."
-    )
-    batch_size: int = Field(default=4, description="Training batch size (structures).")
-    valid_batch_size: int = Field(default=4, description="Validation batch size (structures).")
-    loss: Literal["huber", "weighted", "universal"] = Field(
-        default="huber", description="Loss: weighted sum of Huber losses (paper §4.3)."
-    )
-    huber_delta: float = Field(default=0.01, description="Huber δ (paper: 0.01).")
-    energy_weight: float = Field(default=10.0, description="Energy loss weight w_E (paper: 10).")
-    forces_weight: float = Field(default=100.0, description="Force loss weight w_F (paper: 100).")
-    stress_weight: float = Field(
-        default=1000.0, description="Stress loss weight w_S (paper: 1000)."
-    )
-    E0s: str = Field(
-        default="estimated",
-        description="Isolated-atom energies: 'estimated' = the foundation's E0s corrected by "
-        "least squares on the training set (mace), 'foundation' = unchanged, 'average', or a "
-        "dict literal {Z: eV}.",
-    )
-    seed: int = Field(default=123, description="Random seed.")
-    default_dtype: Literal["float64", "float32"] = Field(
-        default="float64", description="Training precision."
-    )
-    eval_interval: int = Field(default=1, description="Validate every N epochs.")
-    ema: bool = Field(default=False, description="Exponential moving average of weights.")
-    # Architecture for training from scratch when no architecture is given explicitly
-    # (FineTuneMaker passes the foundation's, read by foundation_architecture).
-    model: str = Field(default="MACE", description="mace model class for scratch training.")
-    r_max: float = Field(default=6.0, description="Cutoff radius for scratch training (Å).")
-    num_channels: int = Field(default=128, description="Channels for scratch training.")
-    max_L: int = Field(  # noqa: N815  (mace's own argument name)
-        default=1, description="Max L of messages for scratch training."
-    )
-    num_interactions: int = Field(default=2, description="Interaction layers (scratch).")
-    correlation: int = Field(default=3, description="Body order - 1 (scratch).")
-    # Multi-head fine-tuning (paper §4.3: replay set of 100 randomly chosen structures).
-    replay_file: str | None = Field(
-        default=None,
-        description="Multihead: extended-XYZ replay set with REF_energy/REF_forces/REF_stress "
-        "(a local file, never downloaded); None builds one by labelling diverse structures of "
-        "the material's elements with the foundation (mlip_finetune.fitting.replay).",
-    )
-    n_replay: int = Field(default=100, description="Multihead: replay structures used.")
-    weight_pt_head: float = Field(
-        default=1.0, description="Multihead: weight of the replay (foundation) head's loss."
-    )
-    # Frozen transfer learning (SI 7.7).
-    frozen_layers: int = Field(
-        default=1,
-        description="Freeze: mace ``--freeze N``, the leading layers kept at the foundation's "
-        "weights. mace 0.3.16 counts the model's children: 1–4 freeze the node embedding "
-        "(radial embedding, spherical harmonics and atomic energies carry no trainable "
-        "weights), 5 adds the interactions, 6 the products, 7 the readouts.",
-    )
-    # Low-rank LoRA (§4.4).
-    lora_rank: int = Field(
-        default=4,
-        description="LoRA: rank r of ΔW = B·A. equitrain 1.0 adapts only parameters named "
-        "'*.weight' with ≥ 2 dimensions, which in MACE are the radial-MLP matrices "
-        "(mlip_finetune.fitting.equitrain_backend).",
-    )
-    lora_alpha: float = Field(default=1.0, description="LoRA: scaling α (update α/r·B·A).")
-    extra_args: dict[str, str] = Field(
-        default_factory=dict,
-        description="Further ``--key value`` pairs for mace's run_train, passed verbatim.",
+    context.backend_foundation = multihead_foundation(
+        context.foundation_model_path, context.work_dir
     )
 
+
+def _prepare_scratch(context: TrainingContext) -> None:
+    """Scratch: the requested architecture, or the foundation's (random weights, §4.3)."""
+    from mlip_finetune.fitting.mace.heads import foundation_architecture
+
+    context.architecture = context.requested_architecture or foundation_architecture(
+        context.foundation_model_path
+    )
+
+
+def _export_multihead(context: TrainingContext, run: BackendRun) -> str:
+    """Multihead: the material's ``Default`` head of the two-head model, as a plain file."""
+    from mlip_finetune.fitting.mace.heads import extract_head
+
+    if not run.effective.get("multihead"):
+        raise RuntimeError(
+            f"mace did not run multi-head fine-tuning (log {run.result.log_path}); "
+            "refusing to hand on a transfer-learned model as 'multihead'."
+        )
+    out = context.work_dir / f"{context.name}_default_head.model"
+    return str(extract_head(run.result.model_path, "Default", out))
+
+
+def _delta_options(_settings: TrainSettings) -> dict[str, Any]:
+    """lora_full: equitrain's full-rank delta wrapper."""
+    return {"mode": "delta", "lora_rank": None, "lora_alpha": None}
+
+
+def _lora_options(settings: TrainSettings) -> dict[str, Any]:
+    """lora: equitrain's LoRA wrapper with the settings' rank and α."""
+    return {"mode": "lora", "lora_rank": settings.lora_rank, "lora_alpha": settings.lora_alpha}
+
+
+def _paper(lr: float, weight_decay: float, **more: object) -> Mapping[str, Any]:
+    return MappingProxyType({"lr": lr, "weight_decay": weight_decay, **more})
+
+
+#: The registry: one :class:`StrategySpec` per strategy (paper §4.3, §4.4, SI 7.7).
+STRATEGIES: Mapping[FineTuneStrategy, StrategySpec] = MappingProxyType(
+    {
+        FineTuneStrategy.TRANSFER: StrategySpec(TrainingBackend.MACE, _paper(0.01, 5e-3)),
+        FineTuneStrategy.MULTIHEAD: StrategySpec(
+            TrainingBackend.MACE,
+            _paper(0.01, 5e-7),
+            average_e0s=False,
+            prepare=_prepare_multihead,
+            export=_export_multihead,
+        ),
+        FineTuneStrategy.LORA_FULL: StrategySpec(
+            TrainingBackend.EQUITRAIN, _paper(0.01, 10.0), backend_options=_delta_options
+        ),
+        FineTuneStrategy.LORA: StrategySpec(
+            TrainingBackend.EQUITRAIN, _paper(0.01, 10.0), backend_options=_lora_options
+        ),
+        FineTuneStrategy.FREEZE: StrategySpec(TrainingBackend.MACE, _paper(0.01, 5e-3)),
+        FineTuneStrategy.SCRATCH: StrategySpec(
+            TrainingBackend.MACE,
+            _paper(0.01, 5e-7, E0s="average"),
+            from_foundation=False,
+            prepare=_prepare_scratch,
+        ),
+    }
+)
+
+#: Training backend of each strategy (read from :data:`STRATEGIES`).
+BACKENDS: Mapping[FineTuneStrategy, TrainingBackend] = MappingProxyType(
+    {strategy: spec.backend for strategy, spec in STRATEGIES.items()}
+)
 
 #: Fields that only strategies starting from a foundation read (replay, freezing, LoRA); a
 #: scratch training ignores them, so caches keyed on scratch settings leave them out.
@@ -140,7 +245,7 @@ FOUNDATION_ONLY_FIELDS: frozenset[str] = frozenset(
 )
 
 
-def default_settings(strategy: FineTuneStrategy) -> MaceTrainSettings:
+def default_settings(strategy: FineTuneStrategy | str) -> TrainSettings:
     """Return the paper's hyper-parameters for a strategy (§4.3).
 
     Parameters
@@ -150,7 +255,7 @@ def default_settings(strategy: FineTuneStrategy) -> MaceTrainSettings:
 
     Returns
     -------
-    MaceTrainSettings
+    TrainSettings
         Common to all: AdamW, Huber loss with (w_E, w_F, w_S) = (10, 100, 1000), δ = 0.01,
         ReduceLROnPlateau, 200 epochs. (lr, wd) per strategy:
 
@@ -167,11 +272,4 @@ def default_settings(strategy: FineTuneStrategy) -> MaceTrainSettings:
     ValueError
         For a value that is not a :class:`FineTuneStrategy`.
     """
-    strategy = FineTuneStrategy(strategy)
-    if strategy in (FineTuneStrategy.TRANSFER, FineTuneStrategy.FREEZE):
-        return MaceTrainSettings(lr=0.01, weight_decay=5e-3)
-    if strategy is FineTuneStrategy.MULTIHEAD:
-        return MaceTrainSettings(lr=0.01, weight_decay=5e-7)
-    if strategy in (FineTuneStrategy.LORA_FULL, FineTuneStrategy.LORA):
-        return MaceTrainSettings(lr=0.01, weight_decay=10.0)
-    return MaceTrainSettings(lr=0.01, weight_decay=5e-7, E0s="average")
+    return TrainSettings(**STRATEGIES[FineTuneStrategy(strategy)].defaults)

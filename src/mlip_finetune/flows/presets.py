@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlip_finetune.data.jobs import TrainingDataMaker
-from mlip_finetune.data.utils import SupercellProtocol
-from mlip_finetune.dft.jobs import RelaxMaker, StaticMaker
+from mlip_finetune.data.supercells import SupercellProtocol
+from mlip_finetune.dft.engines import DFTCode
+from mlip_finetune.dft.jobs import DFTRelaxMaker, DFTStaticMaker
 from mlip_finetune.dft.settings import DFTSettings
 from mlip_finetune.evaluation.jobs import DFTPropertiesMaker, MLPhononMaker, MLPropertiesMaker
+from mlip_finetune.evaluation.properties import PropertySettings
 from mlip_finetune.fitting.distillation import DistillationSettings, SurrogateMaker
 from mlip_finetune.fitting.jobs import FineTuneMaker
 from mlip_finetune.fitting.strategies import FineTuneStrategy, default_settings
@@ -18,6 +20,8 @@ from mlip_finetune.flows.material import MaterialFlowMaker
 from mlip_finetune.schemas.phase_transitions import PhaseTransitionSettings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from jobflow import Maker
 
 
@@ -36,6 +40,194 @@ class RunPreset(StrEnum):
     TEST = "test"
 
 
+@dataclass(frozen=True)
+class DistillationSizes:
+    """A preset's surrogate sizes, below :class:`DistillationSettings`' paper defaults."""
+
+    n_structures: int
+    n_validation: int
+    min_atoms: int
+    max_num_epochs: int | None = None  # None: the preset's fine-tuning epochs
+    num_channels: str | None = None  # a student narrower than the default one
+
+
+@dataclass(frozen=True)
+class PresetSizes:
+    """The sizes of one :class:`RunPreset` (entries of :data:`PRESETS`).
+
+    Attributes
+    ----------
+    dft
+        DFT settings factory (:class:`DFTSettings` ``paper``, ``local`` or ``test``).
+    data
+        :class:`TrainingDataMaker` options (supercell protocol, FIRE ``fmax`` in eV/Å,
+        ``max_steps``) besides the device.
+    epochs
+        Fine-tuning epochs of every strategy.
+    relax_fmax
+        Force threshold (eV/Å) of the DFT and ML relaxations before phonons and properties.
+    min_length
+        Minimum phonon and property supercell side (Å).
+    mesh
+        Phonon q-mesh length (Å).
+    n_replay
+        Replay structures of multihead fine-tuning; None keeps the strategy's default.
+    phase_transition_search
+        Factory of the ML phase-transition search settings.
+    dft_phase_transitions
+        Search phase transitions with DFT too (thousands of statics for a 3-D mode).
+    dft_relax_max_steps
+        Ionic steps of the GPAW property suite's relaxation.
+    distillation
+        Surrogate sizes; None keeps :class:`DistillationSettings`' defaults.
+    """
+
+    dft: Callable[[], DFTSettings]
+    data: Mapping[str, Any]
+    epochs: int
+    relax_fmax: float
+    min_length: float
+    mesh: float
+    n_replay: int | None = None
+    phase_transition_search: Callable[[], PhaseTransitionSettings] = PhaseTransitionSettings
+    dft_phase_transitions: bool = False
+    dft_relax_max_steps: int = 100
+    distillation: DistillationSizes | None = None
+
+
+def _test_search() -> PhaseTransitionSettings:
+    """Bounded phase-transition search: untrained test models have odd instabilities."""
+    return PhaseTransitionSettings(
+        supercell_atom_limit=16,
+        grid_points={1: 7, 2: 5, 3: 3, 4: 3},
+        fmax=1e-2,
+        max_steps=100,
+    )
+
+
+#: The sizes of every preset.
+PRESETS: dict[RunPreset, PresetSizes] = {
+    RunPreset.PAPER: PresetSizes(
+        dft=DFTSettings.paper,
+        data={"protocol": SupercellProtocol.LARGE, "fmax": 1e-4},
+        epochs=200,
+        relax_fmax=5e-4,
+        min_length=20.0,
+        mesh=50.0,
+        dft_phase_transitions=True,
+        dft_relax_max_steps=200,
+    ),
+    RunPreset.LOCAL: PresetSizes(
+        dft=DFTSettings.local,
+        data={"protocol": SupercellProtocol.SMALL, "fmax": 1e-4, "max_steps": 1000},
+        epochs=100,
+        relax_fmax=1e-3,
+        min_length=7.0,
+        mesh=50.0,
+        distillation=DistillationSizes(n_structures=60, n_validation=10, min_atoms=32),
+    ),
+    RunPreset.TEST: PresetSizes(
+        dft=DFTSettings.test,
+        data={"protocol": SupercellProtocol.PRIMITIVE, "fmax": 1e-2, "max_steps": 200},
+        epochs=15,
+        relax_fmax=1e-2,
+        min_length=5.0,
+        mesh=8.0,
+        n_replay=20,
+        phase_transition_search=_test_search,
+        # smaller than the test suite's tiny foundations
+        distillation=DistillationSizes(
+            n_structures=12, n_validation=4, min_atoms=8, max_num_epochs=5, num_channels="8"
+        ),
+    ),
+}
+
+
+def _gpaw_makers(dft: DFTSettings, relax_fmax: float) -> tuple[Maker, Maker]:
+    """Return GPAW's static and relax Makers at the preset's settings."""
+    return DFTStaticMaker(settings=dft), DFTRelaxMaker(settings=dft, fmax=relax_fmax)
+
+
+def _vasp_makers(dft: DFTSettings, relax_fmax: float) -> tuple[Maker, Maker]:  # noqa: ARG001
+    """Return atomate2's VASP static and relax Makers (the paper's settings, any preset)."""
+    from mlip_finetune.dft.vasp import VaspDocumentMaker, VaspRelaxMaker
+
+    return VaspDocumentMaker(), VaspDocumentMaker(name="vasp relax", vasp_maker=VaspRelaxMaker())
+
+
+def _gpaw_properties_maker(dft: DFTSettings, sizes: PresetSizes) -> Maker:
+    """Return GPAW's DFT property suite at the preset's settings."""
+    return DFTPropertiesMaker(
+        settings=dft,
+        property_settings=PropertySettings.dft(
+            fmax=sizes.relax_fmax,
+            max_steps=sizes.dft_relax_max_steps,
+            phase_transitions=sizes.dft_phase_transitions,
+            min_length=sizes.min_length,
+        ),
+    )
+
+
+def _vasp_properties_maker(dft: DFTSettings, sizes: PresetSizes) -> Maker:  # noqa: ARG001
+    """Return VASP's DFT property suite: the paper's settings whatever the preset."""
+    from mlip_finetune.evaluation.vasp_properties import paper_properties_maker
+
+    return replace(
+        paper_properties_maker(),
+        phase_transitions=sizes.dft_phase_transitions,
+        min_length=sizes.min_length,
+    )
+
+
+@dataclass(frozen=True)
+class DFTEngineMakers:
+    """What one DFT code contributes to a material flow (entries of :data:`DFT_ENGINES`).
+
+    Attributes
+    ----------
+    makers
+        ``(dft settings, relax fmax in eV/Å) → (static Maker, relax Maker)``: the training
+        statics and phonon displacements, and the reference relaxation.
+    properties
+        ``(dft settings, preset sizes) → Maker`` of the DFT property suite (EOS, elastic
+        tensor, Slack κ, phase transitions at the ``paper`` preset).
+    """
+
+    makers: Callable[[DFTSettings, float], tuple[Maker, Maker]]
+    properties: Callable[[DFTSettings, PresetSizes], Maker]
+
+
+#: The Makers of every DFT code a material flow can run.
+DFT_ENGINES: dict[DFTCode, DFTEngineMakers] = {
+    DFTCode.GPAW: DFTEngineMakers(makers=_gpaw_makers, properties=_gpaw_properties_maker),
+    DFTCode.VASP: DFTEngineMakers(makers=_vasp_makers, properties=_vasp_properties_maker),
+}
+
+
+def dft_engine_makers(dft_engine: DFTCode | str) -> DFTEngineMakers:
+    """Return the registry entry of a DFT code.
+
+    Parameters
+    ----------
+    dft_engine
+        A :class:`DFTCode` or its value, e.g. ``"vasp"``.
+
+    Returns
+    -------
+    DFTEngineMakers
+
+    Raises
+    ------
+    ValueError
+        If the code is not in :data:`DFT_ENGINES`.
+    """
+    known = " or ".join(repr(code.value) for code in DFT_ENGINES)
+    try:
+        return DFT_ENGINES[DFTCode(dft_engine)]
+    except (ValueError, KeyError):
+        raise ValueError(f"Unknown DFT engine {dft_engine!r}: {known}.") from None
+
+
 def material_flow_maker(
     preset: RunPreset | str = RunPreset.LOCAL,
     strategies: tuple[FineTuneStrategy | str, ...] = (FineTuneStrategy.TRANSFER,),
@@ -48,7 +240,7 @@ def material_flow_maker(
     distil: str | None = None,
     properties: bool = False,
     forgetting: bool = False,
-    dft_engine: str = "gpaw",
+    dft_engine: DFTCode | str = DFTCode.GPAW,
 ) -> MaterialFlowMaker:
     """Return a :class:`MaterialFlowMaker` configured by a preset.
 
@@ -77,12 +269,13 @@ def material_flow_maker(
     forgetting
         Also run the forgetting check against the foundation's labels.
     dft_engine
-        ``"gpaw"`` (the open engine, runs anywhere) or ``"vasp"``: atomate2's VASP makers with
-        the paper's settings (:mod:`mlip_finetune.dft.vasp`) for the training statics, the
-        reference relaxation and phonons, and with ``properties`` the DFT EOS, elastic tensor
-        and Slack κ (:func:`~mlip_finetune.dft.vasp.paper_properties_maker`, with the
-        phase-transition search at the ``paper`` preset as with GPAW). Needs VASP and
-        POTCARs on the worker.
+        A :class:`~mlip_finetune.dft.engines.DFTCode` or its value (Makers from
+        :data:`DFT_ENGINES`): ``"gpaw"`` (the open engine, runs anywhere) or ``"vasp"``:
+        atomate2's VASP makers with the paper's settings (:mod:`mlip_finetune.dft.vasp`)
+        for the training statics, the reference relaxation and phonons, and with
+        ``properties`` the DFT EOS, elastic tensor and Slack κ
+        (:func:`~mlip_finetune.dft.vasp.paper_properties_maker`, with the phase-transition
+        search at the ``paper`` preset as with GPAW). Needs VASP and POTCARs on the worker.
 
     Returns
     -------
@@ -96,58 +289,38 @@ def material_flow_maker(
     """
     preset = RunPreset(preset)
     strategies = tuple(FineTuneStrategy(s) for s in strategies)
-    if preset is RunPreset.PAPER:
-        dft = DFTSettings.paper()
-        data = TrainingDataMaker(protocol=SupercellProtocol.LARGE, fmax=1e-4, device=device)
-        epochs, relax_fmax, min_length, mesh = 200, 5e-4, 20.0, 50.0
-    elif preset is RunPreset.LOCAL:
-        dft = DFTSettings.local()
-        data = TrainingDataMaker(
-            protocol=SupercellProtocol.SMALL, fmax=1e-4, max_steps=1000, device=device
-        )
-        epochs, relax_fmax, min_length, mesh = 100, 1e-3, 7.0, 50.0
-    else:
-        dft = DFTSettings.test()
-        data = TrainingDataMaker(
-            protocol=SupercellProtocol.PRIMITIVE, fmax=1e-2, max_steps=200, device=device
-        )
-        epochs, relax_fmax, min_length, mesh = 15, 1e-2, 5.0, 8.0
-    finetunes = []
-    for strategy in strategies:
-        update = {"max_num_epochs": epochs, "replay_file": replay_file}
-        if preset is RunPreset.TEST:
-            update["n_replay"] = 20
-        hyper = default_settings(strategy).model_copy(update=update)
-        finetunes.append(FineTuneMaker(strategy=strategy, hyperparameters=hyper, device=device))
+    sizes = PRESETS[preset]
+    dft = sizes.dft()
+    finetunes = [
+        _finetune_maker(strategy, sizes, replay_file=replay_file, device=device)
+        for strategy in strategies
+    ]
     surrogate = None
     if distil is not None:
-        surrogate = SurrogateMaker(settings=_distillation(preset, epochs), device=device)
-    static_maker, relax_maker = _dft_makers(dft_engine, dft, relax_fmax)
+        surrogate = SurrogateMaker(
+            settings=_distillation(sizes.distillation, sizes.epochs), device=device
+        )
+    engine = dft_engine_makers(dft_engine)
+    static_maker, relax_maker = engine.makers(dft, sizes.relax_fmax)
     ml_properties = dft_properties = None
     if properties:
-        search = PhaseTransitionSettings()
-        if preset is RunPreset.TEST:  # bounded: untrained test models have odd instabilities
-            search = PhaseTransitionSettings(
-                supercell_atom_limit=16,
-                grid_points={1: 7, 2: 5, 3: 3, 4: 3},
-                fmax=1e-2,
-                max_steps=100,
-            )
         ml_properties = MLPropertiesMaker(
-            fmax=relax_fmax,
-            min_length=min_length,
+            property_settings=PropertySettings(
+                fmax=sizes.relax_fmax,
+                min_length=sizes.min_length,
+                phase_transition_settings=sizes.phase_transition_search(),
+            ),
             device=device,
-            phase_transition_settings=search,
         )
-        dft_properties = _dft_properties_maker(dft_engine, dft, preset, relax_fmax, min_length)
+        dft_properties = engine.properties(dft, sizes)
     return MaterialFlowMaker(
-        training_data_maker=data,
+        training_data_maker=TrainingDataMaker(**sizes.data, device=device),
         static_maker=static_maker,
         finetune_makers=finetunes,
         relax_maker=relax_maker,
-        ml_phonon_maker=MLPhononMaker(fmax=relax_fmax, device=device),
-        phonon_min_length=min_length,
-        phonon_mesh=mesh,
+        ml_phonon_maker=MLPhononMaker(fmax=sizes.relax_fmax, device=device),
+        phonon_min_length=sizes.min_length,
+        phonon_mesh=sizes.mesh,
         report_dir=report_dir,
         data_efficiency=data_efficiency or data_efficiency_strategies is not None,
         data_efficiency_strategies=(
@@ -163,49 +336,29 @@ def material_flow_maker(
     )
 
 
-def _distillation(preset: RunPreset, epochs: int) -> DistillationSettings:
+def _finetune_maker(
+    strategy: FineTuneStrategy, sizes: PresetSizes, *, replay_file: str | None, device: str
+) -> FineTuneMaker:
+    """Return one strategy's :class:`FineTuneMaker` with the preset's epochs."""
+    update = {"max_num_epochs": sizes.epochs, "replay_file": replay_file}
+    if sizes.n_replay is not None:
+        update["n_replay"] = sizes.n_replay
+    hyper = default_settings(strategy).model_copy(update=update)
+    return FineTuneMaker(strategy=strategy, hyperparameters=hyper, device=device)
+
+
+def _distillation(sizes: DistillationSizes | None, epochs: int) -> DistillationSettings:
     """Return a preset's distillation settings: defaults at paper scale, smaller otherwise."""
-    if preset is RunPreset.PAPER:
+    if sizes is None:
         return DistillationSettings()
-    small = preset is RunPreset.TEST
     settings = DistillationSettings(
-        n_structures=12 if small else 60,
-        n_validation=4 if small else 10,
-        min_atoms=8 if small else 32,
+        n_structures=sizes.n_structures,
+        n_validation=sizes.n_validation,
+        min_atoms=sizes.min_atoms,
     )
-    settings.train = settings.train.model_copy(update={"max_num_epochs": 5 if small else epochs})
-    if small:  # smaller than the test suite's tiny foundations
-        settings.architecture |= {"num_channels": "8"}
+    settings.train = settings.train.model_copy(
+        update={"max_num_epochs": sizes.max_num_epochs or epochs}
+    )
+    if sizes.num_channels is not None:
+        settings.architecture |= {"num_channels": sizes.num_channels}
     return settings
-
-
-def _dft_properties_maker(
-    dft_engine: str, dft: DFTSettings, preset: RunPreset, relax_fmax: float, min_length: float
-) -> Maker:
-    """Return the DFT property suite of an engine: GPAW at the preset's settings, or VASP."""
-    # thousands of DFT statics for a 3-D unstable mode: only at paper scale
-    phase_transitions = preset is RunPreset.PAPER
-    if dft_engine == "vasp":  # the paper's settings whatever the preset, as the VASP statics
-        from mlip_finetune.dft.vasp import paper_properties_maker
-
-        return replace(
-            paper_properties_maker(), phase_transitions=phase_transitions, min_length=min_length
-        )
-    return DFTPropertiesMaker(
-        settings=dft,
-        fmax=relax_fmax,
-        max_steps=200 if preset is RunPreset.PAPER else 100,
-        phase_transitions=phase_transitions,
-        min_length=min_length,
-    )
-
-
-def _dft_makers(dft_engine: str, dft: DFTSettings, relax_fmax: float) -> tuple:
-    """Return the static and relax Makers of a DFT engine (errors: material_flow_maker)."""
-    if dft_engine == "gpaw":
-        return StaticMaker(settings=dft), RelaxMaker(settings=dft, fmax=relax_fmax)
-    if dft_engine != "vasp":
-        raise ValueError(f"Unknown DFT engine {dft_engine!r}: 'gpaw' or 'vasp'.")
-    from mlip_finetune.dft.vasp import VaspDocumentMaker, VaspRelaxMaker
-
-    return VaspDocumentMaker(), VaspDocumentMaker(name="vasp relax", vasp_maker=VaspRelaxMaker())

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-Table = tuple[str, list[str], list[list[str]]]
+#: One table of a report: ``(title, header, rows)``, every cell a string.
+ResultTable = tuple[str, list[str], list[list[str]]]
 
 
 def as_json_dict(document: object) -> dict:
@@ -44,7 +45,7 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def models_table(report: dict) -> Table:
+def models_table(report: dict) -> ResultTable:
     """Tabulate validation errors, phonon MAE and phonon properties of every model vs DFT.
 
     Parameters
@@ -97,7 +98,7 @@ def models_table(report: dict) -> Table:
     return title, header, rows
 
 
-def properties_table(report: dict) -> Table | None:
+def properties_table(report: dict) -> ResultTable | None:
     """EOS, elastic and Slack values of DFT and every model, with errors vs DFT (%).
 
     Parameters
@@ -155,7 +156,7 @@ def properties_table(report: dict) -> Table | None:
     return "properties vs DFT (value (error %))", header, rows
 
 
-def forgetting_table(report: dict) -> Table | None:
+def forgetting_table(report: dict) -> ResultTable | None:
     """Errors of every model against the foundation's labels away from the material.
 
     Parameters
@@ -188,7 +189,7 @@ def forgetting_table(report: dict) -> Table | None:
     return title, header, rows
 
 
-def data_efficiency_table(report: dict) -> Table | None:
+def data_efficiency_table(report: dict) -> ResultTable | None:
     """Tabulate validation force MAE (meV/Å) per strategy and training-set size.
 
     Parameters
@@ -219,7 +220,7 @@ def data_efficiency_table(report: dict) -> Table | None:
     return "data efficiency: validation force MAE (meV/Å) vs training structures", header, rows
 
 
-def stability_summary(reports: Sequence[dict]) -> Table | None:
+def stability_summary(reports: Sequence[dict]) -> ResultTable | None:
     """Stability confusion of every model across materials (paper Table 3).
 
     Parameters
@@ -275,7 +276,7 @@ def stability_summary(reports: Sequence[dict]) -> Table | None:
     return f"dynamical stability vs DFT over {len(reports)} materials", header, rows
 
 
-def report_tables(report: dict) -> list[Table]:
+def report_tables(report: dict) -> list[ResultTable]:
     """Every table of one material report that has data, in reading order."""
     tables = [
         models_table(report),
@@ -286,7 +287,7 @@ def report_tables(report: dict) -> list[Table]:
     return [t for t in tables if t is not None]
 
 
-def to_markdown(table: Table) -> str:
+def to_markdown(table: ResultTable) -> str:
     """Render one ``(title, header, rows)`` table as Markdown."""
     title, header, rows = table
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |"]

@@ -76,9 +76,27 @@ class JobTag(BaseModel):
         return f"{self.stage.value} {self.detail}" if self.detail else self.stage.value
 
 
-def tag_job(
-    job: Job | Flow, kind: JobKind, stage: Stage, detail: str | None = None
-) -> Job | Flow:
+def tag_metadata(kind: JobKind, stage: Stage, detail: str | None = None) -> dict[str, Any]:
+    """Return the job ``metadata`` that carries a tag.
+
+    Used as ``@job(metadata=tag_metadata(...))`` on job functions and job methods of Makers,
+    so every job they create carries its tag from the start (jobflow copies it per job), and
+    by :func:`tag_job`.
+
+    Parameters
+    ----------
+    kind, stage, detail
+        The tag (:class:`JobTag`).
+
+    Returns
+    -------
+    dict
+        ``{"mlip_finetune": {"kind": ..., "stage": ..., "detail": ...}}``.
+    """
+    return {METADATA_KEY: JobTag(kind=kind, stage=stage, detail=detail).model_dump(mode="json")}
+
+
+def tag_job(job: Job | Flow, kind: JobKind, stage: Stage, detail: str | None = None) -> Job | Flow:
     """Tag a job (or every job of a flow) with its kind and stage, in place.
 
     Parameters
@@ -93,10 +111,10 @@ def tag_job(
     Job or Flow
         The same object.
     """
-    tag = JobTag(kind=kind, stage=stage, detail=detail).model_dump(mode="json")
+    metadata = tag_metadata(kind, stage, detail)
     jobs = [j for j, _ in job.iterflow()] if hasattr(job, "iterflow") else [job]
     for j in jobs:
-        j.metadata = {**(j.metadata or {}), METADATA_KEY: dict(tag)}
+        j.metadata = {**(j.metadata or {}), METADATA_KEY: dict(metadata[METADATA_KEY])}
     return job
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from mlip_finetune.fitting.distillation import SurrogateDocument  # noqa: TC001
 from mlip_finetune.schemas.evaluation import PhononPropertyErrors  # noqa: TC001
-from mlip_finetune.schemas.fitting import DataEfficiencyDocument  # noqa: TC001
+from mlip_finetune.schemas.fitting import (  # noqa: TC001
+    DataEfficiencyDocument,
+    SurrogateDocument,
+)
 from mlip_finetune.schemas.properties import (  # noqa: TC001
     ForgettingDocument,
     ModelPropertiesDocument,

@@ -42,7 +42,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from pymatgen.io.vasp import Incar, Poscar, Vasprun
 
 from mlip_finetune.dft.engines import get_engine
-from mlip_finetune.dft.gpaw_engine import OUTPUT_FILE
+from mlip_finetune.dft.gpaw.engine import OUTPUT_FILE
 from mlip_finetune.dft.settings import DFTSettings
 from mlip_finetune.dft.vasp import (
     PaperRelaxSetGenerator,
@@ -267,12 +267,12 @@ def make_case(
 
 
 def property_chain() -> None:
-    """The cases of :class:`~mlip_finetune.dft.vasp.VaspPropertiesMaker` on Si2, in flow order.
+    """The cases of the VASP property suite (``VaspPropertiesMaker``) on Si2, in flow order.
 
     Each step starts from the structure VASP's parsers read from the previous case's
     vasprun.xml, as the atomate2 flow does: bulk relaxation twice (ISIF 3), then the strained
     cells of atomate2's ``generate_elastic_deformations`` (fixed cell, 1 meV/Å) and the 11
-    EOS volumes of :func:`~mlip_finetune.dft.vasp.paper_eos_maker` (fixed volume). GPAW
+    EOS volumes of :func:`~mlip_finetune.dft.vasp.flows.paper_eos_maker` (fixed volume). GPAW
     relaxes the EOS cells' positions only: an isotropically scaled diamond cell stays cubic
     with zero forces by symmetry, which is what VASP's ISIF 4 would find.
     """
@@ -281,7 +281,7 @@ def property_chain() -> None:
         DeformStructureTransformation,
     )
 
-    from mlip_finetune.dft.vasp import paper_properties_maker
+    from mlip_finetune.evaluation.vasp_properties import paper_properties_maker
 
     maker = paper_properties_maker()
     relax_generator = maker.relax_maker.relax_maker1.input_set_generator

@@ -1,0 +1,333 @@
+"""GPAW (plane-wave PAW) as a :class:`~mlip_finetune.dft.engines.DFTEngine`.
+
+GPAW runs in a subprocess, ``mpirun -np N <python> -m mlip_finetune.dft.gpaw.worker
+in.json out.json``, started by :func:`run_gpaw_worker` (the only place that launches GPAW).
+Stresses come from GPAW's analytic plane-wave stress (PW mode only), in ASE's convention.
+
+References
+----------
+GPAW: J. J. Mortensen et al., J. Chem. Phys. 160, 092503 (2024); https://gpaw.readthedocs.io
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+
+from mlip_finetune.dft.engines import DFTCalculationError, DFTCode, DFTEngine, StaticResult, tail
+from mlip_finetune.dft.settings import kpoint_mesh
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+    from mlip_finetune.dft.settings import DFTSettings
+
+#: File names inside a calculation directory.
+INPUT_FILE = "gpaw_in.json"
+OUTPUT_FILE = "gpaw_out.json"
+LOG_FILE = "gpaw.txt"
+STDOUT_FILE = "gpaw.stdout"
+STDERR_FILE = "gpaw.stderr"
+RELAX_TRAJECTORY_FILE = "relax.traj"
+RELAX_LOG_FILE = "relax.log"
+
+#: Module the worker subprocess runs (``python -m``); it imports neither jobflow nor pymatgen.
+WORKER_MODULE = "mlip_finetune.dft.gpaw.worker"
+
+#: Environment of the worker: OpenMPI as root, one OpenMP thread per rank, and GPAW's own
+#: MPI backend (GPAW ≥ 25 refuses to run under mpirun without it).
+WORKER_ENVIRONMENT = {
+    "OMPI_ALLOW_RUN_AS_ROOT": "1",
+    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+    "OMP_NUM_THREADS": "1",
+    "GPAW_MPI_BACKEND": "cgpaw",
+}
+
+#: Initial magnetic moment per atom of spin-polarised runs without a 'magmom' site
+#: property (μ_B), VASP's MAGMOM default.
+DEFAULT_MAGMOM = 1.0
+
+
+def gpaw_parameters(settings: DFTSettings, kpts: list[int]) -> dict[str, Any]:
+    """Translate :class:`DFTSettings` into GPAW calculator keyword arguments.
+
+    Parameters
+    ----------
+    settings
+        DFT settings; ``engine_kwargs`` override the generated entries, and a
+        ``convergence`` dict in them is merged into the generated one.
+    kpts
+        k-point mesh, length 3 (see :func:`~mlip_finetune.dft.settings.kpoint_mesh`).
+
+    Returns
+    -------
+    dict
+        JSON-serialisable keyword arguments for ``gpaw.GPAW`` (without ``txt``): plane-wave
+        ``mode`` (cutoff in eV), ``xc``, ``kpts`` (``{'size', 'gamma'}``), Fermi-Dirac
+        ``occupations`` (width in eV), ``convergence`` (energy in eV per valence electron,
+        forces in eV/Å), ``maxiter`` and ``spinpol``.
+    """
+    convergence: dict[str, Any] = {"energy": settings.scf_energy_tol}
+    if settings.scf_forces_tol is not None:
+        convergence["forces"] = settings.scf_forces_tol
+    kpoints: dict[str, Any] = {"size": list(kpts)}
+    if settings.gamma_centred:
+        kpoints["gamma"] = True
+    parameters: dict[str, Any] = {
+        "mode": {"name": "pw", "ecut": settings.ecut},
+        "xc": settings.xc,
+        "kpts": kpoints,
+        "occupations": {"name": settings.smearing, "width": settings.smearing_width},
+        "convergence": convergence,
+        "maxiter": settings.max_scf_iterations,
+        "spinpol": settings.spin_polarised,
+    }
+    extra = dict(settings.engine_kwargs)
+    if isinstance(extra.get("convergence"), dict):
+        parameters["convergence"] = {**convergence, **extra.pop("convergence")}
+    parameters.update(extra)
+    return parameters
+
+
+def worker_command(mpi_ranks: int) -> list[str]:
+    """Return the command line that starts the GPAW worker.
+
+    Parameters
+    ----------
+    mpi_ranks
+        Number of MPI ranks; 1 runs the worker without ``mpirun``.
+
+    Returns
+    -------
+    list of str
+        ``[mpirun, -np, N, python, -m, mlip_finetune.dft.gpaw.worker, in, out]``, with the
+        current interpreter (``sys.executable``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If more than one rank is requested and ``mpirun`` is not on ``PATH``.
+    """
+    command = [sys.executable, "-m", WORKER_MODULE, INPUT_FILE, OUTPUT_FILE]
+    if mpi_ranks == 1:
+        return command
+    mpirun = shutil.which("mpirun")
+    if mpirun is None:
+        raise FileNotFoundError(
+            "mpirun not found on PATH; install OpenMPI (INFRA.md) or set mpi_ranks=1."
+        )
+    return [mpirun, "-np", str(mpi_ranks), *command]
+
+
+def _atoms_dict(structure: Structure, settings: DFTSettings) -> dict[str, Any]:
+    lattice = structure.lattice.matrix
+    data: dict[str, Any] = {
+        "numbers": [site.specie.Z for site in structure],
+        "positions": structure.cart_coords.tolist(),
+        "cell": lattice.tolist(),
+        "pbc": list(structure.lattice.pbc),
+        "magmoms": None,
+    }
+    if settings.spin_polarised:
+        data["magmoms"] = [
+            float(m)
+            for m in structure.site_properties.get("magmom", [DEFAULT_MAGMOM] * len(structure))
+        ]
+    return data
+
+
+def _structure_from_dict(data: dict[str, Any], like: Structure) -> Structure:
+    from pymatgen.core import Lattice, Structure
+
+    return Structure(
+        Lattice(data["cell"], pbc=tuple(data["pbc"])),
+        [site.species for site in like],
+        data["positions"],
+        coords_are_cartesian=True,
+        site_properties=like.site_properties or None,
+    )
+
+
+#: A Python exception line at the end of a traceback, e.g. "gpaw.utilities.AtomsTooClose: ..."
+#: (a dotted name or one ending in Error/Exception), optionally behind GPAW's MPI prefix
+#: "rank=1 L35: ".
+_EXCEPTION_LINE = re.compile(
+    r"^(?:rank=\d+ L\d+: )?((?:[A-Za-z_]\w*\.)+\w+|\w*(?:Error|Exception)): \S.*$"
+)
+
+
+def _exception_line(directory: Path) -> str | None:
+    """Return the last exception line of the worker's stderr, if any."""
+    path = directory / STDERR_FILE
+    if not path.is_file():
+        return None
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    matches = [m.group(0) for line in lines if (m := _EXCEPTION_LINE.match(line.strip()))]
+    if not matches:
+        return None
+    return re.sub(r"^rank=\d+ L\d+: ", "", matches[-1])
+
+
+def _log_tail(directory: Path) -> str:
+    parts = [tail(directory / LOG_FILE)]
+    stderr = tail(directory / STDERR_FILE, n_lines=15)
+    if stderr:
+        parts.append(f"--- stderr ---\n{stderr}")
+    return "\n".join(part for part in parts if part)
+
+
+def run_gpaw_worker(
+    structure: Structure,
+    settings: DFTSettings,
+    directory: str | Path,
+    *,
+    mode: Literal["static", "relax"] = "static",
+    relax_options: dict[str, Any] | None = None,
+) -> StaticResult:
+    """Run GPAW on one structure in a subprocess; the only function that launches GPAW.
+
+    Writes ``gpaw_in.json`` into ``directory``, runs the worker there (see
+    :func:`worker_command` and :data:`WORKER_ENVIRONMENT`) and reads ``gpaw_out.json``.
+    GPAW's log (``gpaw.txt``), stdout/stderr and, for relaxations, ``relax.traj`` and
+    ``relax.log`` stay in the directory.
+
+    Parameters
+    ----------
+    structure
+        Periodic structure (Å).
+    settings
+        DFT settings; ``settings.mpi_ranks`` processes are started.
+    directory
+        Directory for the calculation; created if missing.
+    mode
+        ``"static"`` or ``"relax"``.
+    relax_options
+        For ``mode="relax"``: ``fmax`` (eV/Å), ``relax_cell`` (bool), ``max_steps`` (int),
+        ``optimizer`` (``"BFGS"`` or ``"FIRE"``).
+
+    Returns
+    -------
+    StaticResult
+        Energies (eV), forces (eV/Å), stress (eV/Å³, ASE convention), mesh, wall time (s).
+
+    Raises
+    ------
+    DFTCalculationError
+        If ``mpirun`` is missing, the worker exits with an error, writes no output, or the
+        SCF does not converge; the message quotes the end of GPAW's log and stderr.
+    ValueError
+        If the structure is disordered (partial occupancies).
+    """
+    if not structure.is_ordered:
+        raise ValueError("DFT needs an ordered structure; got partial occupancies.")
+    directory = Path(directory).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    kpts = kpoint_mesh(structure.lattice, settings.kspacing)
+    spec: dict[str, Any] = {
+        "mode": mode,
+        "atoms": _atoms_dict(structure, settings),
+        "calculator": gpaw_parameters(settings, kpts),
+        "txt": LOG_FILE,
+        "relax": None,
+    }
+    if mode == "relax":
+        spec["relax"] = {
+            **(relax_options or {}),
+            "trajectory": RELAX_TRAJECTORY_FILE,
+            "logfile": RELAX_LOG_FILE,
+        }
+    (directory / OUTPUT_FILE).unlink(missing_ok=True)
+    (directory / INPUT_FILE).write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    try:
+        command = worker_command(settings.mpi_ranks)
+    except FileNotFoundError as error:
+        raise DFTCalculationError(GPAWEngine.name, directory, str(error)) from error
+
+    start = time.perf_counter()
+    with (
+        (directory / STDOUT_FILE).open("w", encoding="utf-8") as stdout,
+        (directory / STDERR_FILE).open("w", encoding="utf-8") as stderr,
+    ):
+        process = subprocess.run(
+            command,
+            cwd=directory,
+            env={**os.environ, **WORKER_ENVIRONMENT},
+            stdout=stdout,
+            stderr=stderr,
+            check=False,
+        )
+    wall_time = time.perf_counter() - start
+
+    output_path = directory / OUTPUT_FILE
+    out = json.loads(output_path.read_text(encoding="utf-8")) if output_path.is_file() else None
+    if out is not None and not out.get("converged", False):
+        reason = out.get("error") or "SCF did not converge"
+        raise DFTCalculationError(GPAWEngine.name, directory, reason, _log_tail(directory))
+    if process.returncode != 0 or out is None:
+        reason = f"worker exited with code {process.returncode}"
+        if out is None:
+            reason += f" and wrote no {OUTPUT_FILE}"
+        if exception := _exception_line(directory):
+            reason += f": {exception}"
+        raise DFTCalculationError(GPAWEngine.name, directory, reason, _log_tail(directory))
+
+    final = structure if mode == "static" else _structure_from_dict(out["atoms"], structure)
+    return StaticResult(
+        structure=final,
+        energy=float(out["energy"]),
+        free_energy=float(out["free_energy"]),
+        forces=np.asarray(out["forces"], dtype=float).reshape(len(structure), 3),
+        stress=np.asarray(out["stress"], dtype=float).reshape(3, 3),
+        kpoints=kpts,
+        converged=True,
+        wall_time=wall_time,
+        directory=directory,
+        n_steps=int(out["n_steps"]),
+        relax_converged=out["relax_converged"],
+    )
+
+
+class GPAWEngine(DFTEngine):
+    """GPAW in plane-wave mode through its ASE calculator, one subprocess per calculation."""
+
+    name: ClassVar[str] = DFTCode.GPAW.value
+
+    def run_static(
+        self, structure: Structure, settings: DFTSettings, directory: str | Path
+    ) -> StaticResult:
+        """Run a GPAW static (see :meth:`DFTEngine.run_static` for the contract)."""
+        return run_gpaw_worker(structure, settings, directory, mode="static")
+
+    def relax(
+        self,
+        structure: Structure,
+        settings: DFTSettings,
+        directory: str | Path,
+        *,
+        fmax: float,
+        relax_cell: bool,
+        max_steps: int,
+        optimizer: Literal["BFGS", "FIRE"] = "BFGS",
+    ) -> StaticResult:
+        """Relax inside one GPAW process (see :meth:`DFTEngine.relax` for the contract).
+
+        The cell is relaxed through ASE's ``FrechetCellFilter`` at zero external pressure. The
+        k-point mesh is fixed from the starting cell; the plane-wave basis follows the cell,
+        so the relaxed volume carries GPAW's Pulay stress at the chosen cutoff.
+        """
+        options = {
+            "fmax": fmax,
+            "relax_cell": relax_cell,
+            "max_steps": max_steps,
+            "optimizer": optimizer,
+        }
+        return run_gpaw_worker(structure, settings, directory, mode="relax", relax_options=options)

@@ -1,0 +1,303 @@
+"""An offline stand-in foundation: a small MACE distilled from CHGNet.
+
+This machine (and many compute nodes) cannot download MACE-MP-0b3. CHGNet ships its weights
+inside its wheel and loads offline, so distilling a small MACE from CHGNet labels (the
+surrogate idea of Radova et al., arXiv 2502.15582) gives a real, offline foundation for local
+end-to-end runs. It is always labelled "stand-in" and never silently replaces MACE-MP-0b3
+(DESIGN.md, "Models and offline machines").
+
+The distillation is :mod:`mlip_finetune.fitting.distillation`'s: teacher labels from
+:func:`mlip_finetune.core.labelling.label_structures` (teacher = CHGNet) and a student
+trained from scratch by :func:`mlip_finetune.fitting.distillation.train_student`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from mlip_finetune.core.provenance import package_versions, sha256_file
+from mlip_finetune.fitting.distillation import train_student
+from mlip_finetune.fitting.strategies import FOUNDATION_ONLY_FIELDS
+from mlip_finetune.foundation import STANDIN, FoundationModel
+from mlip_finetune.schemas.fitting import TrainSettings
+
+if TYPE_CHECKING:
+    from ase.calculators.calculator import Calculator
+    from pymatgen.core import Structure
+
+    from mlip_finetune.schemas.dft import StaticDocument
+
+__all__ = [
+    "StandinReport",
+    "StandinSettings",
+    "build_standin_foundation",
+    "chgnet_calculator",
+    "label_with_chgnet",
+    "standin_structures",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class StandinSettings(BaseModel):
+    """How the stand-in foundation is built."""
+
+    n_material: int = Field(default=120, description="Perturbed supercells of the material itself.")
+    n_elemental: int = Field(
+        default=12, description="Perturbed elemental bcc/fcc cells per element."
+    )
+    min_supercell_atoms: int = Field(default=8, description="Smallest supercell size (atoms).")
+    max_strain: float = Field(default=0.04, description="Max |linear strain| per component.")
+    max_rattle: float = Field(default=0.15, description="Max rattle standard deviation (Å).")
+    train: TrainSettings = Field(
+        default_factory=lambda: TrainSettings(
+            lr=0.01,
+            weight_decay=5e-7,
+            E0s="average",
+            max_num_epochs=60,
+            batch_size=8,
+            valid_batch_size=16,
+            energy_weight=10.0,
+            forces_weight=100.0,
+            stress_weight=100.0,
+            huber_delta=0.01,
+            r_max=5.0,
+            num_channels=32,
+            max_L=1,
+            correlation=2,
+            scheduler_patience=3,
+        ),
+        description="mace settings of the distillation (a small MACE, trained from scratch).",
+    )
+    seed: int = Field(default=7, description="Random seed of structures and training.")
+
+
+class StandinReport(BaseModel):
+    """Provenance of a built stand-in, stored next to the model as ``standin.json``."""
+
+    model_path: str
+    sha256: str
+    elements: list[str]
+    formula: str
+    n_structures: int
+    teacher: str = Field(description="Teacher model and version.")
+    build_time_s: float = Field(description="Labelling + training wall time (s).")
+    valid_force_mae: float | None = Field(description="Student vs teacher force MAE (meV/Å).")
+    valid_energy_mae: float | None = Field(description="Student vs teacher (meV/atom).")
+    settings: dict
+
+
+def _key(structure: Structure, settings: StandinSettings) -> str:
+    """Cache key of a stand-in: the material's cell and the build settings (16 hex digits)."""
+    # The stand-in trains from scratch: settings scratch training ignores do not change the
+    # model, so they are not part of the cache key (adding such fields keeps caches valid).
+    payload = json.dumps(
+        {
+            "formula": structure.composition.reduced_formula,
+            "lattice": np.round(structure.lattice.parameters, 3).tolist(),
+            "n": len(structure),
+            "settings": settings.model_dump(
+                mode="json", exclude={"train": set(FOUNDATION_ONLY_FIELDS)}
+            ),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def standin_structures(structure: Structure, settings: StandinSettings) -> list[Structure]:
+    """Generate the structures the stand-in is distilled on.
+
+    Parameters
+    ----------
+    structure
+        The material. Supercells of its primitive cell with at least
+        ``settings.min_supercell_atoms`` atoms are strained (random symmetric strain up to
+        ``max_strain``) and rattled (Gaussian, σ uniform in [0, ``max_rattle``] Å); elemental
+        bcc and fcc cells of each element at volumes from the element's atomic radius ±10 %
+        are added so the student sees each element outside the material too.
+    settings
+        Counts and amplitudes.
+
+    Returns
+    -------
+    list of pymatgen.core.Structure
+        ``n_material + n_elemental · n_elements`` structures.
+    """
+    from pymatgen.core import Lattice
+    from pymatgen.core import Structure as PmgStructure
+
+    from mlip_finetune.data.perturbations import strain_and_rattle
+
+    rng = np.random.default_rng(settings.seed)
+    prim = structure.get_primitive_structure()
+    reps = 1
+    while len(prim) * reps**3 < settings.min_supercell_atoms:
+        reps += 1
+    base = prim * (reps, reps, reps) if reps > 1 else prim.copy()
+    out = [
+        strain_and_rattle(base, rng, settings.max_strain, settings.max_rattle)
+        for _ in range(settings.n_material)
+    ]
+    for element in structure.composition.elements:
+        radius = float(element.atomic_radius or 1.5)
+        for i in range(settings.n_elemental):
+            kind = "bcc" if i % 2 else "fcc"
+            scale = 1.0 + rng.uniform(-0.1, 0.1)
+            if kind == "fcc":
+                a = 2 * np.sqrt(2) * radius * scale
+                cell = PmgStructure.from_spacegroup(
+                    "Fm-3m", Lattice.cubic(a), [element], [[0, 0, 0]]
+                )
+            else:
+                a = 4 * radius / np.sqrt(3) * scale
+                cell = PmgStructure.from_spacegroup(
+                    "Im-3m", Lattice.cubic(a), [element], [[0, 0, 0]]
+                )
+            out.append(strain_and_rattle(cell, rng, settings.max_strain, settings.max_rattle))
+    return out
+
+
+def chgnet_calculator() -> Calculator:
+    """CHGNet's ASE calculator on the CPU (weights ship in its wheel, no download)."""
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    return CHGNetCalculator(model=CHGNet.load(verbose=False), use_device="cpu")
+
+
+def label_with_chgnet(structures: list[Structure]) -> list[StaticDocument]:
+    """Label structures with CHGNet (weights ship in its wheel, no download).
+
+    Parameters
+    ----------
+    structures
+        Structures to label.
+
+    Returns
+    -------
+    list of mlip_finetune.schemas.dft.StaticDocument
+        Energy (eV), forces (eV/Å), stress (GPa, ASE sign), engine ``"chgnet"``, labels
+        ``"chgnet i"``; ``kpoints`` ``[1, 1, 1]`` as the stand-in has always recorded (a
+        model has no k-point mesh; nothing reads it).
+    """
+    from mlip_finetune.core.labelling import label_structures
+
+    return label_structures(
+        structures, chgnet_calculator(), label="chgnet", engine="chgnet", kpoints=[1, 1, 1]
+    )
+
+
+def build_standin_foundation(
+    structure: Structure,
+    cache_dir: str | Path | None = None,
+    settings: StandinSettings | None = None,
+    *,
+    force: bool = False,
+) -> FoundationModel:
+    """Build (or load from cache) the CHGNet-distilled stand-in foundation for a material.
+
+    Parameters
+    ----------
+    structure
+        The material the stand-in must cover.
+    cache_dir
+        Cache root; default ``MLIPFinetuneSettings().cache_dir``. The model lands in
+        ``<cache_dir>/standin/<key>/standin.model`` with ``standin.json`` beside it.
+    settings
+        Build settings; part of the cache key.
+    force
+        Rebuild even when cached.
+
+    Returns
+    -------
+    FoundationModel
+        ``is_standin=True``, name ``"standin"``.
+
+    Raises
+    ------
+    RuntimeError
+        If a cached model does not match its recorded sha256.
+    """
+    from mlip_finetune.core.settings import get_settings
+
+    settings = settings or StandinSettings()
+    root = Path(cache_dir) if cache_dir is not None else get_settings().cache_dir
+    directory = root / "standin" / _key(structure, settings)
+    model_path = directory / "standin.model"
+    report_path = directory / "standin.json"
+    if model_path.is_file() and report_path.is_file() and not force:
+        report = StandinReport.model_validate_json(report_path.read_text())
+        if sha256_file(model_path) != report.sha256:
+            raise RuntimeError(
+                f"Cached stand-in {model_path} does not match its recorded sha256; delete "
+                f"{directory} to rebuild it."
+            )
+        logger.info("Using cached stand-in foundation %s", model_path)
+        # the cache may have been moved: trust the directory, not the recorded path
+        return _as_foundation(report.model_copy(update={"model_path": str(model_path.resolve())}))
+    directory.mkdir(parents=True, exist_ok=True)
+    report = _distil(structure, settings, directory)
+    report_path.write_text(report.model_dump_json(indent=2))
+    logger.info("Stand-in built in %.0f s: %s", report.build_time_s, model_path)
+    return _as_foundation(report)
+
+
+def _distil(structure: Structure, settings: StandinSettings, directory: Path) -> StandinReport:
+    """Label the stand-in's structures with CHGNet and train the student in ``directory``."""
+    from chgnet import __version__ as chgnet_version
+
+    start = time.perf_counter()
+    structures = standin_structures(structure, settings)
+    logger.info("Stand-in: labelling %d structures with CHGNet", len(structures))
+    docs = label_with_chgnet(structures)
+    order = np.random.default_rng(settings.seed).permutation(len(docs))
+    n_valid = max(2, len(docs) // 10)
+    logger.info("Stand-in: training a small MACE on CHGNet labels")
+    result = train_student(
+        [docs[i] for i in order[n_valid:]],
+        [docs[i] for i in order[:n_valid]],
+        settings.train.model_copy(update={"seed": settings.seed}),
+        work_dir=directory,
+        name="standin",
+        device="cpu",
+        label="stand-in",
+        on_epoch=lambda r: logger.info(
+            "stand-in epoch %d: loss %.4g, force MAE %.1f meV/Å", r.epoch, r.loss, r.force_mae
+        ),
+    )
+    last = result.epochs[-1] if result.epochs else None
+    return StandinReport(
+        model_path=str((directory / "standin.model").resolve()),
+        sha256=sha256_file(result.model_path),
+        elements=[el.symbol for el in structure.composition.elements],
+        formula=structure.composition.reduced_formula,
+        n_structures=len(docs),
+        teacher=f"CHGNet {chgnet_version}",
+        build_time_s=time.perf_counter() - start,
+        valid_force_mae=last.force_mae if last else None,
+        valid_energy_mae=last.energy_mae if last else None,
+        settings=settings.model_dump(mode="json") | {"versions": package_versions()},
+    )
+
+
+def _as_foundation(report: StandinReport) -> FoundationModel:
+    """Return the stand-in as a foundation model, described as a stand-in."""
+    return FoundationModel(
+        name=STANDIN,
+        path=report.model_path,
+        sha256=report.sha256,
+        is_standin=True,
+        description=(
+            f"STAND-IN: small MACE distilled from {report.teacher} on {report.n_structures} "
+            f"{report.formula} structures (not MACE-MP-0b3)"
+        ),
+    )

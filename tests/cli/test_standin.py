@@ -1,0 +1,37 @@
+"""`standin build`: builds (or loads) the stand-in for a structure file and says where it is."""
+
+from typer.testing import CliRunner
+
+from mlip_finetune.cli import app
+
+runner = CliRunner(env={"COLUMNS": "250", "TERMINAL_WIDTH": "250"})
+
+
+def test_standin_build_prints_the_model(tmp_path, monkeypatch, si_primitive, random_mace_si):
+    import mlip_finetune.fitting.standin
+    from mlip_finetune.foundation import FoundationModel
+
+    built = {}
+    standin = FoundationModel(
+        name="standin", path=str(random_mace_si), sha256="0" * 64, is_standin=True
+    )
+
+    def build(structure, force=False):
+        built["formula"], built["force"] = structure.composition.reduced_formula, force
+        return standin
+
+    monkeypatch.setattr(mlip_finetune.fitting.standin, "build_standin_foundation", build)
+    cif = tmp_path / "Si.cif"
+    si_primitive.to(filename=str(cif))
+    result = runner.invoke(app, ["standin", "build", str(cif), "--force"])
+    assert result.exit_code == 0, result.output
+    assert built == {"formula": "Si", "force": True}
+    assert f"path: {random_mace_si}" in result.output
+    assert f"sha256: {'0' * 64}" in result.output
+    assert "build/load time:" in result.output
+
+
+def test_standin_build_missing_file(tmp_path):
+    result = runner.invoke(app, ["standin", "build", str(tmp_path / "nope.cif")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output

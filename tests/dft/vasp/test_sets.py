@@ -1,0 +1,86 @@
+"""The paper's VASP input sets (INCAR presets, k-point mesh), checked against the fake's rules."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pymatgen.core import Lattice, Structure
+from pymatgen.io.vasp import Kpoints
+
+from mlip_finetune.dft.settings import kpoint_mesh
+from mlip_finetune.dft.vasp.sets import (
+    PAPER_RELAX_FMAX,
+    PaperRelaxSetGenerator,
+    PaperStaticSetGenerator,
+    gamma_mesh,
+    kspacing_from_inverse_length,
+    paper_relax_incar,
+    paper_static_incar,
+    phase_transition_static_incar,
+)
+from tests.dft.vasp_fake import PAPER_STATIC_INCAR, PAPER_STATIC_TAGS, check_paper_inputs, si2
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def test_static_inputs_are_exactly_the_papers(tmp_path):
+    vis = PaperStaticSetGenerator().get_input_set(si2(5.30), potcar_spec=True)
+    assert dict(vis.incar) == PAPER_STATIC_INCAR
+    # Γ-centred 0.1 Å⁻¹ mesh with VASP's 2π: |b| = √3/a for fcc → ceil(2π√3/0.53) = 21.
+    assert vis.kpoints.style == Kpoints.supported_modes.Gamma
+    assert list(vis.kpoints.kpts[0]) == [21, 21, 21]
+    assert vis["POTCAR.spec"].split() == ["Si"]
+    vis.write_input(tmp_path)
+    check_paper_inputs(tmp_path, PAPER_STATIC_TAGS)  # the fake accepts them
+
+
+def test_mesh_follows_the_cell():
+    cubic = Structure(Lattice.cubic(5.30), ["Si"], [[0, 0, 0]])
+    vis = PaperStaticSetGenerator().get_input_set(cubic, potcar_spec=True)
+    assert list(vis.kpoints.kpts[0]) == [12, 12, 12]  # ceil(2π / (5.30 · 0.1)) = 12
+    supercell = cubic * (4, 4, 4)  # 21.2 Å
+    vis = PaperStaticSetGenerator().get_input_set(supercell, potcar_spec=True)
+    assert list(vis.kpoints.kpts[0]) == [3, 3, 3]
+    # the same spacing given without the 2π is 2π·0.1 in VASP's convention
+    generator = PaperStaticSetGenerator(kspacing=kspacing_from_inverse_length(0.1))
+    assert list(generator.get_input_set(supercell, potcar_spec=True).kpoints.kpts[0]) == [1, 1, 1]
+
+
+def test_relax_inputs():
+    vis = PaperRelaxSetGenerator().get_input_set(si2(5.30), potcar_spec=True)
+    incar = dict(vis.incar)
+    expected = {k: v for k, v in PAPER_STATIC_INCAR.items() if k != "ISYM"}
+    expected |= {"IBRION": 2, "ISIF": 3, "NSW": 99, "EDIFFG": -5e-4}
+    assert incar == expected
+    assert list(vis.kpoints.kpts[0]) == [21, 21, 21]
+
+
+def test_presets_differ_where_the_paper_says():
+    static, relax = paper_static_incar(), paper_relax_incar()
+    assert {k for k in static | relax if static.get(k) != relax.get(k)} == {
+        "ISYM",
+        "NSW",
+        "IBRION",
+        "ISIF",
+        "EDIFFG",
+    }
+    assert relax["EDIFFG"] == -PAPER_RELAX_FMAX
+    phase = phase_transition_static_incar()
+    assert {k for k in static if static[k] != phase[k]} == {"ENCUT", "EDIFF"}
+    assert paper_static_incar(spin_polarised=True)["ISPIN"] == 2
+
+
+def test_gamma_mesh_is_the_engines_mesh():
+    structure = si2(5.30)
+    kpoints = gamma_mesh(structure, 0.1)
+    assert kpoints.style == Kpoints.supported_modes.Gamma
+    assert list(kpoints.kpts[0]) == kpoint_mesh(structure.lattice, 0.1)
+    with pytest.raises(ValueError, match="positive"):
+        kspacing_from_inverse_length(0.0)
+    assert kspacing_from_inverse_length(0.1) == pytest.approx(0.2 * math.pi)
+
+
+def test_set_generator_needs_a_structure_for_its_mesh():
+    with pytest.raises(RuntimeError, match="No structure"):
+        _ = PaperStaticSetGenerator().kpoints_updates

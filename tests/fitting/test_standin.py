@@ -1,0 +1,92 @@
+"""The CHGNet-distilled stand-in foundation: structures, labels, cache key, the real build."""
+
+import numpy as np
+import pytest
+
+from mlip_finetune.fitting.standin import (
+    StandinSettings,
+    _key,
+    build_standin_foundation,
+    label_with_chgnet,
+    standin_structures,
+)
+
+
+def test_standin_structures(si_primitive):
+    settings = StandinSettings(n_material=10, n_elemental=4, min_supercell_atoms=8, seed=3)
+    structures = standin_structures(si_primitive, settings)
+    assert len(structures) == 14
+    material = structures[:10]
+    assert all(len(s) == 16 for s in material)  # 2-atom cell → 2×2×2 = 16 ≥ 8
+    v0 = 8 * si_primitive.volume
+    for s in material:
+        # symmetric strain ≤ 4 % per component → volume within ~±13 %
+        assert abs(s.volume / v0 - 1) < 0.13
+        assert min(s.distance_matrix[np.triu_indices(len(s), 1)]) > 1.5
+    # elemental cells alternate conventional fcc (4 atoms) and bcc (2 atoms)
+    assert [len(s) for s in structures[10:]] == [4, 2, 4, 2]
+    assert all(s.composition.reduced_formula == "Si" for s in structures[10:])
+    again = standin_structures(si_primitive, settings)
+    assert all(
+        np.allclose(a.cart_coords, b.cart_coords) for a, b in zip(structures, again, strict=True)
+    )
+
+
+def test_tiny_standin_is_labelled_and_cached(tiny_standin, si_primitive):
+    assert tiny_standin.is_standin
+    assert "STAND-IN" in tiny_standin.description
+    assert "CHGNet" in tiny_standin.description
+    from mlip_finetune.core.calculators import mace_calculator
+
+    atoms = si_primitive.to_ase_atoms()
+    atoms.calc = mace_calculator(tiny_standin.path, device="cpu")
+    # distilled from CHGNet: diamond Si sits near -5.4 eV/atom (MP-compatible energies)
+    assert -6.5 < atoms.get_potential_energy() / len(atoms) < -4.0
+
+
+def test_cache_key_ignores_settings_scratch_training_does_not_read(si_primitive):
+    base = StandinSettings()
+    lora = base.model_copy(update={"train": base.train.model_copy(update={"lora_rank": 64})})
+    faster = base.model_copy(update={"train": base.train.model_copy(update={"lr": 0.1})})
+    assert _key(si_primitive, lora) == _key(si_primitive, base)
+    assert _key(si_primitive, faster) != _key(si_primitive, base)
+
+
+def test_cache_key_is_stable(si_primitive):
+    """A stand-in built before the redesign must still be found in the cache."""
+    assert _key(si_primitive, StandinSettings()) == "cbb751a5ac9f7495"
+
+
+def test_cached_standin_is_found_and_checked(tiny_standin, si_primitive, tmp_path):
+    from pathlib import Path
+
+    directory = Path(tiny_standin.path).parent
+    again = build_standin_foundation(
+        si_primitive, cache_dir=directory.parent.parent, settings=_tiny_settings(directory)
+    )
+    assert again == tiny_standin
+    # a cache whose model does not match its recorded sha256 is refused
+    copy = tmp_path / "standin" / directory.name
+    copy.mkdir(parents=True)
+    (copy / "standin.json").write_text((directory / "standin.json").read_text())
+    (copy / "standin.model").write_bytes(b"not the model")
+    with pytest.raises(RuntimeError, match="does not match its recorded sha256"):
+        build_standin_foundation(
+            si_primitive, cache_dir=tmp_path, settings=_tiny_settings(directory)
+        )
+
+
+def _tiny_settings(directory):
+    import json
+
+    report = json.loads((directory / "standin.json").read_text())
+    settings = {k: v for k, v in report["settings"].items() if k != "versions"}
+    return StandinSettings.model_validate(settings)
+
+
+def test_chgnet_labels_are_offline_and_say_so(si_primitive):
+    (doc,) = label_with_chgnet([si_primitive])
+    assert (doc.label, doc.engine, doc.kpoints) == ("chgnet 0", "chgnet", [1, 1, 1])
+    # CHGNet on diamond Si: near MP's -5.4 eV/atom, symmetric cell → no forces
+    assert -6.0 < doc.energy / len(si_primitive) < -5.0
+    assert np.abs(doc.forces).max() < 1e-3
