@@ -17,6 +17,17 @@ import re
 import sys
 from pathlib import Path
 
+#: Field names that carry their unit since the redesign (issue 11): old name → new name.
+RENAMED = {
+    "energy_mae": "energy_mae_mev_per_atom",
+    "energy_rmse": "energy_rmse_mev_per_atom",
+    "force_mae": "force_mae_mev_per_angstrom",
+    "force_rmse": "force_rmse_mev_per_angstrom",
+    "stress_mae": "stress_mae_gpa",
+    "stress_rmse": "stress_rmse_gpa",
+    "mace_args": "train_args",
+}
+
 #: Keys whose values legitimately differ between two runs of the same code.
 SKIP = re.compile(r"(path|plot|dir|wall_time|time_s|completed_at|_at$|uuid|seconds|store)")
 
@@ -24,6 +35,7 @@ SKIP = re.compile(r"(path|plot|dir|wall_time|time_s|completed_at|_at$|uuid|secon
 def differences(a: object, b: object, where: str, tol: float) -> list[str]:
     """Return one line per difference between two JSON values."""
     if isinstance(a, dict) and isinstance(b, dict):
+        a, b = ({RENAMED.get(k, k): v for k, v in d.items()} for d in (a, b))
         out = []
         for key in sorted(set(a) | set(b)):
             if SKIP.search(key):

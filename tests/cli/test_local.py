@@ -84,8 +84,8 @@ def test_run_test_preset(tmp_path, monkeypatch, si_primitive, tiny_standin):
     assert dft["eos"]["b0"] == pytest.approx(dft["elastic"]["k_vrh"], rel=0.1)
     assert {e["label"] for e in report["property_errors"]} == set(labels)
     forgetting = {row["label"]: row for row in report["forgetting"]["rows"]}
-    assert forgetting["foundation"]["metrics"]["force_mae"] == 0.0
-    assert forgetting["transfer"]["metrics"]["force_mae"] > 0.0
+    assert forgetting["foundation"]["metrics"]["force_mae_mev_per_angstrom"] == 0.0
+    assert forgetting["transfer"]["metrics"]["force_mae_mev_per_angstrom"] > 0.0
     missing = runner.invoke(app, ["report", "Nope", "--store", str(store)])
     assert missing.exit_code == 1
 

@@ -44,25 +44,25 @@ def test_foundation_and_identical_model_have_zero_error(doc, random_mace_si):
     for row in doc.rows[:2]:
         metrics = row.metrics
         assert metrics.n_structures == N
-        assert metrics.energy_mae == pytest.approx(0.0, abs=1e-9)
-        assert metrics.force_mae == pytest.approx(0.0, abs=1e-9)
-        assert metrics.stress_mae == pytest.approx(0.0, abs=1e-9)
+        assert metrics.energy_mae_mev_per_atom == pytest.approx(0.0, abs=1e-9)
+        assert metrics.force_mae_mev_per_angstrom == pytest.approx(0.0, abs=1e-9)
+        assert metrics.stress_mae_gpa == pytest.approx(0.0, abs=1e-9)
         assert row.element_energy_shifts["Si"] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_other_model_has_forgotten(doc):
     other = doc.rows[2].metrics
-    assert other.force_mae > 1.0  # meV/Å
-    assert other.energy_mae > 0.1  # meV/atom
-    assert other.stress_mae > 1e-3  # GPa
+    assert other.force_mae_mev_per_angstrom > 1.0  # meV/Å
+    assert other.energy_mae_mev_per_atom > 0.1  # meV/atom
+    assert other.stress_mae_gpa > 1e-3  # GPa
 
 
 def test_energy_zero_shift_is_not_forgetting(doc):
     shifted = doc.rows[3]
     # E0 -3.0 instead of -5.4 eV: model energies are 2.4 eV/atom higher.
     assert shifted.element_energy_shifts["Si"] == pytest.approx(-2.4, abs=1e-6)
-    assert shifted.metrics.energy_mae < 1e-3
-    assert shifted.metrics.force_mae == pytest.approx(0.0, abs=1e-9)
+    assert shifted.metrics.energy_mae_mev_per_atom < 1e-3
+    assert shifted.metrics.force_mae_mev_per_angstrom == pytest.approx(0.0, abs=1e-9)
 
 
 def test_forgetting_job_and_errors(tmp_path, monkeypatch, random_mace_si, models, si_primitive):
@@ -77,7 +77,7 @@ def test_forgetting_job_and_errors(tmp_path, monkeypatch, random_mace_si, models
     responses = run_locally(job, create_folders=True, ensure_success=True)
     out = ForgettingDocument.model_validate(responses[job.uuid][1].output)
     assert [row.label for row in out.rows] == ["foundation", "other"]
-    assert out.rows[1].metrics.force_mae > 0
+    assert out.rows[1].metrics.force_mae_mev_per_angstrom > 0
     with pytest.raises(ValueError, match="not the foundation"):
         forgetting_document(["Si"], str(random_mace_si), {"foundation": models["other"]}, n=2)
     with pytest.raises(ValueError, match="not element symbols"):

@@ -52,16 +52,16 @@ def test_own_predictions_give_zero_errors():
     metrics = validation_metrics(EMT(), _statics())
     assert metrics.n_structures == 3
     assert metrics.n_atoms == 32 + 32 + 4
-    for name in ("energy", "force", "stress"):
-        assert getattr(metrics, f"{name}_mae") == pytest.approx(0.0, abs=1e-9)
-        assert getattr(metrics, f"{name}_rmse") == pytest.approx(0.0, abs=1e-9)
+    for name in ("energy_{}_mev_per_atom", "force_{}_mev_per_angstrom", "stress_{}_gpa"):
+        assert getattr(metrics, name.format("mae")) == pytest.approx(0.0, abs=1e-9)
+        assert getattr(metrics, name.format("rmse")) == pytest.approx(0.0, abs=1e-9)
 
 
 def test_shifted_forces_give_10_mev_per_angstrom():
     metrics = validation_metrics(EMT(), _statics(force_shift=0.010))
-    assert metrics.force_mae == pytest.approx(10.0, abs=1e-9)
-    assert metrics.force_rmse == pytest.approx(10.0, abs=1e-9)
-    assert metrics.energy_mae == pytest.approx(0.0, abs=1e-9)
+    assert metrics.force_mae_mev_per_angstrom == pytest.approx(10.0, abs=1e-9)
+    assert metrics.force_rmse_mev_per_angstrom == pytest.approx(10.0, abs=1e-9)
+    assert metrics.energy_mae_mev_per_atom == pytest.approx(0.0, abs=1e-9)
 
 
 def test_energy_offset_recovers_constant_shift():
@@ -73,9 +73,9 @@ def test_energy_offset_recovers_constant_shift():
     offset = energy_offset_per_atom(EMT(), train)
     assert offset == pytest.approx(shift, abs=1e-12)
     without = validation_metrics(EMT(), validation)
-    assert without.energy_mae == pytest.approx(250.0, abs=1e-6)  # meV/atom
+    assert without.energy_mae_mev_per_atom == pytest.approx(250.0, abs=1e-6)  # meV/atom
     corrected = validation_metrics(EMT(), validation, energy_offset_per_atom=offset)
-    assert corrected.energy_mae == pytest.approx(0.0, abs=1e-9)
+    assert corrected.energy_mae_mev_per_atom == pytest.approx(0.0, abs=1e-9)
     assert corrected.energy_offset_per_atom == offset
 
 

@@ -52,7 +52,7 @@ def test_curve_of_two_strategies(tmp_path, random_mace_si, monkeypatch):
         ("freeze", 6),
     ]
     assert all(p.validation.n_structures == 3 for p in doc.points)
-    assert doc.foundation_validation.force_mae > 0
+    assert doc.foundation_validation.force_mae_mev_per_angstrom > 0
     # the fitting layer records where the report draws the curve, and draws nothing itself
     assert doc.plot_path == str((tmp_path / "curve.png").resolve())
     assert not (tmp_path / "curve.png").exists()

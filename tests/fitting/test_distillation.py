@@ -53,7 +53,7 @@ def test_student_is_smaller_and_learns_the_teacher(tmp_path, monkeypatch, si_pri
     assert doc.n_train_structures == 10
     assert doc.student_vs_teacher.n_structures == 4
     # it learnt: the last epoch's validation force error is below the first's
-    assert doc.epochs[-1].force_mae < doc.epochs[0].force_mae
+    assert doc.epochs[-1].force_mae_mev_per_angstrom < doc.epochs[0].force_mae_mev_per_angstrom
     assert doc.student_vs_dft is not None
     assert doc.teacher_vs_dft is not None
     assert doc.speed_ratio == pytest.approx(doc.teacher_time_s / doc.student_time_s)

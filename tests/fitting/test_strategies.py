@@ -150,7 +150,9 @@ def _force_mae(model_path, statics):
     from mlip_finetune.calculators import mace_calculator
     from mlip_finetune.evaluation.metrics import validation_metrics
 
-    return validation_metrics(mace_calculator(model_path, device="cpu"), statics).force_mae
+    return validation_metrics(
+        mace_calculator(model_path, device="cpu"), statics
+    ).force_mae_mev_per_angstrom
 
 
 @pytest.fixture(scope="module")

@@ -108,7 +108,10 @@ def test_finetune_document(tutorial_run):
     assert [int(z) for z in out["dft_energy_shift"]] == [14]
     # after the shift the foundation has no systematic per-atom energy offset left
     assert abs(out["foundation_validation"]["energy_offset_per_atom"]) < 0.2
-    assert out["validation"]["force_mae"] < out["foundation_validation"]["force_mae"]
+    assert (
+        out["validation"]["force_mae_mev_per_angstrom"]
+        < out["foundation_validation"]["force_mae_mev_per_angstrom"]
+    )
 
 
 @pytest.mark.slow

@@ -46,12 +46,12 @@ def validation_metrics(force_mae: float, energy_mae: float = 1.0, stress_mae: fl
         n_structures=4,
         n_atoms=8,
         energy_offset_per_atom=0.0,
-        energy_mae=energy_mae,
-        energy_rmse=1.5 * energy_mae,
-        force_mae=force_mae,
-        force_rmse=1.5 * force_mae,
-        stress_mae=stress_mae,
-        stress_rmse=1.5 * stress_mae,
+        energy_mae_mev_per_atom=energy_mae,
+        energy_rmse_mev_per_atom=1.5 * energy_mae,
+        force_mae_mev_per_angstrom=force_mae,
+        force_rmse_mev_per_angstrom=1.5 * force_mae,
+        stress_mae_gpa=stress_mae,
+        stress_rmse_gpa=1.5 * stress_mae,
     )
 
 

@@ -40,7 +40,13 @@ def _finetune(**update):
         "n_train_atoms": 128,
         "n_valid_structures": 4,
         "epochs": [
-            {"epoch": 0, "head": "Default", "loss": 1.0, "energy_mae": 2.0, "force_mae": 3.0}
+            {
+                "epoch": 0,
+                "head": "Default",
+                "loss": 1.0,
+                "energy_mae_mev_per_atom": 2.0,
+                "force_mae_mev_per_angstrom": 3.0,
+            }
         ],
         "validation": _metrics(),
         "training": _metrics(),

@@ -151,10 +151,11 @@ def _print_report(report: dict | BaseModel) -> None:
         console.print(f"data-efficiency plot: {data['data_efficiency']['plot_path']}")
     if data.get("surrogate"):
         sur = data["surrogate"]
+        vs_teacher = sur["student_vs_teacher"]["force_mae_mev_per_angstrom"]
         console.print(
             f"surrogate of {sur['teacher_path']}: {sur['student_parameters']} vs "
             f"{sur['teacher_parameters']} parameters, {sur['speed_ratio']:.1f}× faster; "
-            f"force MAE vs teacher {sur['student_vs_teacher']['force_mae']:.1f} meV/Å"
+            f"force MAE vs teacher {vs_teacher:.1f} meV/Å"
         )
 
 

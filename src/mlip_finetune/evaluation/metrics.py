@@ -183,12 +183,12 @@ def validation_metrics(
         n_structures=len(statics),
         n_atoms=sum(len(static.structure) for static in statics),
         energy_offset_per_atom=energy_offset_per_atom,
-        energy_mae=float(np.mean(np.abs(e))),
-        energy_rmse=float(np.sqrt(np.mean(e**2))),
-        force_mae=float(np.mean(np.abs(f))),
-        force_rmse=float(np.sqrt(np.mean(f**2))),
-        stress_mae=float(np.mean(np.abs(s))),
-        stress_rmse=float(np.sqrt(np.mean(s**2))),
+        energy_mae_mev_per_atom=float(np.mean(np.abs(e))),
+        energy_rmse_mev_per_atom=float(np.sqrt(np.mean(e**2))),
+        force_mae_mev_per_angstrom=float(np.mean(np.abs(f))),
+        force_rmse_mev_per_angstrom=float(np.sqrt(np.mean(f**2))),
+        stress_mae_gpa=float(np.mean(np.abs(s))),
+        stress_rmse_gpa=float(np.sqrt(np.mean(s**2))),
     )
 
 

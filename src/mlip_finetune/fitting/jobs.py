@@ -200,8 +200,8 @@ def finetune_job(
             settings.max_num_epochs,
             r.head,
             r.loss,
-            r.force_mae,
-            r.energy_mae,
+            r.force_mae_mev_per_angstrom,
+            r.energy_mae_mev_per_atom,
         ),
     )
     train, valid, result = outcome.train_statics, outcome.valid_statics, outcome.result

@@ -271,7 +271,10 @@ def _distil(structure: Structure, settings: StandinSettings, directory: Path) ->
         device="cpu",
         label="stand-in",
         on_epoch=lambda r: logger.info(
-            "stand-in epoch %d: loss %.4g, force MAE %.1f meV/Å", r.epoch, r.loss, r.force_mae
+            "stand-in epoch %d: loss %.4g, force MAE %.1f meV/Å",
+            r.epoch,
+            r.loss,
+            r.force_mae_mev_per_angstrom,
         ),
     )
     last = result.epochs[-1] if result.epochs else None
@@ -283,8 +286,8 @@ def _distil(structure: Structure, settings: StandinSettings, directory: Path) ->
         n_structures=len(docs),
         teacher=f"CHGNet {chgnet_version}",
         build_time_s=time.perf_counter() - start,
-        valid_force_mae=last.force_mae if last else None,
-        valid_energy_mae=last.energy_mae if last else None,
+        valid_force_mae=last.force_mae_mev_per_angstrom if last else None,
+        valid_energy_mae=last.energy_mae_mev_per_atom if last else None,
         settings=settings.model_dump(mode="json") | {"versions": package_versions()},
     )
 

@@ -59,9 +59,13 @@ def model_row(
         model_name=model_name,
         model_path=model_path,
         model_sha256=model_sha256,
-        energy_mae_mev_per_atom=metrics.energy_mae if metrics is not None else float("nan"),
-        force_mae_mev_per_angstrom=metrics.force_mae if metrics is not None else float("nan"),
-        stress_mae_gpa=metrics.stress_mae if metrics is not None else None,
+        energy_mae_mev_per_atom=metrics.energy_mae_mev_per_atom
+        if metrics is not None
+        else float("nan"),
+        force_mae_mev_per_angstrom=metrics.force_mae_mev_per_angstrom
+        if metrics is not None
+        else float("nan"),
+        stress_mae_gpa=metrics.stress_mae_gpa if metrics is not None else None,
         phonon_mae_thz=phonon_frequency_mae(phonons, reference),
         max_frequency_thz=phonons.max_frequency,
         has_imaginary_modes=phonons.has_imaginary_modes,

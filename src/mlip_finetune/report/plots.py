@@ -224,12 +224,17 @@ def plot_data_efficiency(
         )
         ax.plot(
             [p.n_train_structures for p in points],
-            [p.validation.force_mae for p in points],
+            [p.validation.force_mae_mev_per_angstrom for p in points],
             "o-",
             color=colour,
             label=str(getattr(strategy, "value", strategy)),
         )
-    ax.axhline(doc.foundation_validation.force_mae, color="grey", ls="--", label="foundation")
+    ax.axhline(
+        doc.foundation_validation.force_mae_mev_per_angstrom,
+        color="grey",
+        ls="--",
+        label="foundation",
+    )
     ax.set_xlabel("training structures")
     ax.set_ylabel("validation force MAE (meV/Å)")
     ax.set_yscale("log")

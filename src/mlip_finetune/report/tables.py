@@ -176,9 +176,9 @@ def forgetting_table(report: dict) -> ResultTable | None:
     rows = [
         [
             row["label"],
-            _fmt(row["metrics"]["energy_mae"], ".2f"),
-            _fmt(row["metrics"]["force_mae"], ".1f"),
-            _fmt(row["metrics"]["stress_mae"], ".3f"),
+            _fmt(row["metrics"]["energy_mae_mev_per_atom"], ".2f"),
+            _fmt(row["metrics"]["force_mae_mev_per_angstrom"], ".1f"),
+            _fmt(row["metrics"]["stress_mae_gpa"], ".3f"),
         ]
         for row in doc["rows"]
     ]
@@ -208,11 +208,15 @@ def data_efficiency_table(report: dict) -> ResultTable | None:
     sizes = sorted({p["n_train_structures"] for p in curve["points"]})
     header = ["model", *[str(n) for n in sizes]]
     rows = [
-        ["foundation", *[_fmt(curve["foundation_validation"]["force_mae"], ".1f")] * len(sizes)]
+        [
+            "foundation",
+            *[_fmt(curve["foundation_validation"]["force_mae_mev_per_angstrom"], ".1f")]
+            * len(sizes),
+        ]
     ]
     for strategy in dict.fromkeys(p["strategy"] for p in curve["points"]):
         by_size = {
-            p["n_train_structures"]: p["validation"]["force_mae"]
+            p["n_train_structures"]: p["validation"]["force_mae_mev_per_angstrom"]
             for p in curve["points"]
             if p["strategy"] == strategy
         }

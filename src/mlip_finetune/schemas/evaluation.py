@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 from pymatgen.core import Structure  # noqa: TC002
 
 
@@ -70,14 +70,31 @@ class ValidationMetrics(BaseModel):
         description="Constant per-atom shift (eV/atom) added to model energies before "
         "comparison: E_model/N + offset is compared with E_dft/N (different energy zeros)."
     )
-    energy_mae: float = Field(description="Energy MAE after the offset (meV/atom).")
-    energy_rmse: float = Field(description="Energy RMSE after the offset (meV/atom).")
-    force_mae: float = Field(description="Force MAE over all Cartesian components (meV/Å).")
-    force_rmse: float = Field(description="Force RMSE over all Cartesian components (meV/Å).")
-    stress_mae: float = Field(
-        description="Stress MAE over the 6 Voigt components xx, yy, zz, yz, xz, xy (GPa)."
+    # names carry their unit; the bare names of documents stored before are still read
+    energy_mae_mev_per_atom: float = Field(
+        description="Energy MAE after the offset (meV/atom).",
+        validation_alias=AliasChoices("energy_mae_mev_per_atom", "energy_mae"),
     )
-    stress_rmse: float = Field(description="Stress RMSE over the 6 Voigt components (GPa).")
+    energy_rmse_mev_per_atom: float = Field(
+        description="Energy RMSE after the offset (meV/atom).",
+        validation_alias=AliasChoices("energy_rmse_mev_per_atom", "energy_rmse"),
+    )
+    force_mae_mev_per_angstrom: float = Field(
+        description="Force MAE over all Cartesian components (meV/Å).",
+        validation_alias=AliasChoices("force_mae_mev_per_angstrom", "force_mae"),
+    )
+    force_rmse_mev_per_angstrom: float = Field(
+        description="Force RMSE over all Cartesian components (meV/Å).",
+        validation_alias=AliasChoices("force_rmse_mev_per_angstrom", "force_rmse"),
+    )
+    stress_mae_gpa: float = Field(
+        description="Stress MAE over the 6 Voigt components xx, yy, zz, yz, xz, xy (GPa).",
+        validation_alias=AliasChoices("stress_mae_gpa", "stress_mae"),
+    )
+    stress_rmse_gpa: float = Field(
+        description="Stress RMSE over the 6 Voigt components (GPa).",
+        validation_alias=AliasChoices("stress_rmse_gpa", "stress_rmse"),
+    )
 
 
 class PhononPropertyErrors(BaseModel):

@@ -146,8 +146,14 @@ class EpochRecord(BaseModel):
     epoch: int
     head: str = Field(description="mace head the errors refer to.")
     loss: float = Field(description="Validation loss (the backend's weighted Huber loss).")
-    energy_mae: float = Field(description="Energy MAE (meV/atom).")
-    force_mae: float = Field(description="Force MAE (meV/Å).")
+    energy_mae_mev_per_atom: float = Field(
+        description="Energy MAE (meV/atom).",
+        validation_alias=AliasChoices("energy_mae_mev_per_atom", "energy_mae"),
+    )
+    force_mae_mev_per_angstrom: float = Field(
+        description="Force MAE (meV/Å).",
+        validation_alias=AliasChoices("force_mae_mev_per_angstrom", "force_mae"),
+    )
     stress_mae_gpa: float | None = Field(
         default=None,
         description="Stress MAE (GPa), converted from the backend's log (meV/Å³ for mace, "

@@ -18,7 +18,10 @@ def test_parser_units_and_divergence_marker():
         "stress: 0.00183"
     )
     assert (record.epoch, record.loss) == (1, 0.01308)
-    assert (record.energy_mae, record.force_mae) == (pytest.approx(60.98), pytest.approx(6.35))
+    assert (record.energy_mae_mev_per_atom, record.force_mae_mev_per_angstrom) == (
+        pytest.approx(60.98),
+        pytest.approx(6.35),
+    )
     # equitrain logs eV/Å³; the record holds GPa like every other stress of the package
     assert record.stress_mae_gpa == pytest.approx(0.00183 * EV_PER_A3_TO_GPA)
     assert record.stress_mae_gpa == pytest.approx(0.2932, abs=1e-4)

@@ -50,7 +50,7 @@ def test_finetuning_lowers_the_validation_force_error(data, decayed):
     foundation, finetuned = force_mae(data["foundation"]), force_mae(result.model_path)
     assert finetuned < 0.8 * foundation
     # the backend's epoch-0 record is the foundation, evaluated by equitrain (meV/Å, 0.01 res.)
-    assert result.epochs[0].force_mae == pytest.approx(foundation, abs=0.02)
+    assert result.epochs[0].force_mae_mev_per_angstrom == pytest.approx(foundation, abs=0.02)
 
 
 def test_nan_loss_stops_with_the_label_and_epoch(data, tmp_path):

@@ -16,8 +16,8 @@ def test_parse_epoch_line():
     rec = parse_epoch_line(line)
     assert rec.epoch == 12
     assert rec.loss == pytest.approx(0.02808858)
-    assert rec.energy_mae == pytest.approx(518.10)
-    assert rec.force_mae == pytest.approx(298.98)
+    assert rec.energy_mae_mev_per_atom == pytest.approx(518.10)
+    assert rec.force_mae_mev_per_angstrom == pytest.approx(298.98)
     # mace logs meV/Å³; the record holds GPa like every other stress of the package
     assert rec.stress_mae_gpa == pytest.approx(22.67e-3 * EV_PER_A3_TO_GPA)
     assert rec.stress_mae_gpa == pytest.approx(3.632, abs=1e-3)

@@ -60,7 +60,13 @@ class EquitrainEpochParser:
         if DIVERGED_MARKER in line:
             epoch = self.first_epoch if self._last_epoch is None else self._last_epoch + 1
             nan = float("nan")
-            return EpochRecord(epoch=epoch, head="Default", loss=nan, energy_mae=nan, force_mae=nan)
+            return EpochRecord(
+                epoch=epoch,
+                head="Default",
+                loss=nan,
+                energy_mae_mev_per_atom=nan,
+                force_mae_mev_per_angstrom=nan,
+            )
         match = _VAL_RE.search(line)
         if match is None:
             return None
@@ -78,7 +84,7 @@ class EquitrainEpochParser:
             epoch=epoch,
             head="Default",
             loss=self._loss.pop(epoch, total),
-            energy_mae=values["energy"] * EV_TO_MEV,
-            force_mae=values["forces"] * EV_TO_MEV,
+            energy_mae_mev_per_atom=values["energy"] * EV_TO_MEV,
+            force_mae_mev_per_angstrom=values["forces"] * EV_TO_MEV,
             stress_mae_gpa=None if stress is None else stress * EV_PER_A3_TO_GPA,
         )

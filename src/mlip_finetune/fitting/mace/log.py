@@ -44,8 +44,8 @@ def parse_epoch_line(line: str) -> EpochRecord | None:
         epoch=int(match.group("epoch")),
         head=match.group("head"),
         loss=float(match.group("loss")),
-        energy_mae=float(match.group("mae_e")),
-        force_mae=float(match.group("mae_f")),
+        energy_mae_mev_per_atom=float(match.group("mae_e")),
+        force_mae_mev_per_angstrom=float(match.group("mae_f")),
         stress_mae_gpa=None if mae_s is None else float(mae_s) / EV_TO_MEV * EV_PER_A3_TO_GPA,
     )
 
