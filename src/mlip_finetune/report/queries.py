@@ -46,9 +46,20 @@ def read_material_reports(store: JobStore, material: str | None = None) -> list[
         criteria["output.material_label"] = material
     docs = _query(store, criteria, sort={"completed_at": 1})
     return [
-        doc["output"] | {"completed_at": doc.get("completed_at"), "_hosts": doc.get("hosts", [])}
+        _current_fields(doc["output"])
+        | {"completed_at": doc.get("completed_at"), "_hosts": doc.get("hosts", [])}
         for doc in docs
     ]
+
+
+def _current_fields(output: dict) -> dict:
+    """Return a stored report with today's field names (older names are read by alias)."""
+    from monty.json import jsanitize
+
+    from mlip_finetune.schemas.report import MaterialReportDocument
+
+    document = MaterialReportDocument.model_validate(output)
+    return jsanitize(document, strict=True, enum_values=True)
 
 
 def read_run_phonons(store: JobStore, report: dict) -> list[dict]:

@@ -330,7 +330,7 @@ class ForgettingDocument(BaseModel):
     """How much of the foundation's generality each model kept (paper §3.1 replay idea).
 
     Structures far from the material's training data, the multi-head replay prototypes of
-    :func:`~mlip_finetune.fitting.replay.replay_structures` (elemental and binary prototypes
+    :func:`~mlip_finetune.data.replay.replay_structures` (elemental and binary prototypes
     of the material's elements, strained, scaled and rattled), are labelled by the
     foundation; each model's errors against those labels measure what fine-tuning cost
     away from the material. The foundation's own row is zero by construction.
