@@ -277,12 +277,14 @@ def test_property_suite_with_the_phase_transition_search(tmp_path, monkeypatch):
 
     from mlip_finetune.dft.calculator import DFTEngineCalculator
     from mlip_finetune.dft.settings import DFTSettings
+    from mlip_finetune.evaluation.property_settings import PropertySettings
 
     # 2×2×2 primitive cells: 16 atoms, one displacement (diamond)
     maker = replace(
         paper_properties_maker(),
-        phase_transitions=True,
-        supercell_matrix=(2 * np.eye(3, dtype=int)).tolist(),
+        property_settings=PropertySettings.dft(
+            phase_transitions=True, supercell_matrix=(2 * np.eye(3, dtype=int)).tolist()
+        ),
     )
     flow = maker.make(input_structure("si2_props_relax1"))
     gpaw = DFTEngineCalculator(
@@ -300,7 +302,7 @@ def test_property_suite_with_the_phase_transition_search(tmp_path, monkeypatch):
     assert search.initial_space_group_symbol == "Fd-3m"
     assert search.unstable_modes == []  # diamond Si is dynamically stable
     assert search.new_phases == []
-    assert doc.phase_transition_settings == maker.phase_transition_settings
+    assert doc.phase_transition_settings == maker.property_settings.search_settings
     live = [call for call in fake.calls if call["case"] == "live"]
     assert len(live) == gpaw.n_calls
     assert gpaw.n_calls >= 1  # the displaced supercell

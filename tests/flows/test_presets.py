@@ -134,12 +134,14 @@ def test_vasp_engine_builds_the_same_flow_with_vasp_jobs(si_primitive, random_ma
     assert kinds["vasp properties document"] is JobKind.LIGHT
     # the paper preset searches phase transitions with DFT, here with VASP (§4.6 settings)
     assert kinds["vasp phase transitions"] is JobKind.DFT
-    assert with_properties.dft_properties_maker.phase_transitions
+    vasp_settings = with_properties.dft_properties_maker.property_settings
+    assert vasp_settings.phase_transitions
+    assert vasp_settings.min_length == with_properties.phonon_min_length == 20.0
     incar = with_properties.dft_properties_maker.phase_transition_maker.input_set_generator
     assert (incar.preset_incar["ENCUT"], incar.preset_incar["EDIFF"]) == (400, 1e-7)
-    assert not material_flow_maker(
-        "local", dft_engine="vasp", properties=True
-    ).dft_properties_maker.phase_transitions
+    local = material_flow_maker("local", dft_engine="vasp", properties=True)
+    assert not local.dft_properties_maker.property_settings.phase_transitions
+    assert local.dft_properties_maker.property_settings.min_length == 7.0
     assert kinds["property errors"] is JobKind.LIGHT
     assert "dft properties relax" not in kinds  # no GPAW job in a VASP flow
     with pytest.raises(ValueError, match="Unknown DFT engine"):

@@ -31,6 +31,7 @@ from mlip_finetune.dft.vasp.sets import PAPER_PHONON_MIN_LENGTH
 from mlip_finetune.evaluation.jobs.phase_transitions import phase_transitions_with_calculator
 from mlip_finetune.evaluation.phonons import DEFAULT_DISPLACEMENT
 from mlip_finetune.evaluation.properties import properties_from_points
+from mlip_finetune.evaluation.property_settings import PropertySettings
 from mlip_finetune.evaluation.thermal_conductivity import SLACK_TEMPERATURE_K
 from mlip_finetune.schemas.jobs import JobKind, Stage, tag_job
 from mlip_finetune.schemas.phase_transitions import PhaseTransitionDocument, PhaseTransitionSettings
@@ -105,35 +106,27 @@ class VaspPropertiesMaker(Maker):
     eos_maker
         atomate2 ``EosMaker`` (default :func:`paper_eos_maker`); its
         ``initial_relax_maker`` is not used.
-    slack_temperature
-        Temperature of the Slack κ (K).
-    phase_transitions
-        Also run the DFT phase-transition search (:func:`vasp_phase_transitions`, one job
-        ``"vasp phase transitions"``; default off: hundreds of supercell statics per
-        unstable mode).
-    phase_transition_settings
-        Its settings.
+    property_settings
+        The suite's protocol, shared with the ML and GPAW suites
+        (:class:`~mlip_finetune.evaluation.property_settings.PropertySettings`, default
+        :meth:`~mlip_finetune.evaluation.property_settings.PropertySettings.dft`: no
+        phase-transition search, 20 Å phonon supercells). Read here: ``slack_temperature``
+        (K); ``phase_transitions`` (the DFT search, one job ``"vasp phase transitions"``;
+        hundreds of supercell statics per unstable mode) with ``phase_transition_settings``;
+        and the search's phonons, ``supercell_matrix``, ``min_length`` (Å), ``displacement``
+        (Å) and ``fc_calculator``. The relaxation, strain and volume protocol is that of the
+        atomate2 makers above (the paper's VASP settings), not the ASE fields.
     phase_transition_maker
         VASP static maker of the search (default :func:`phase_transition_static_maker`,
         ENCUT 400 eV, EDIFF 1e-7, paper §4.6).
-    supercell_matrix, min_length, displacement, fc_calculator
-        Phonons of the search (used only when ``phase_transitions``).
     """
 
     name: str = "vasp properties"
     relax_maker: Maker = field(default_factory=_default_properties_relax)
     elastic_maker: ElasticMaker = field(default_factory=paper_elastic_maker)
     eos_maker: EosMaker = field(default_factory=paper_eos_maker)
-    slack_temperature: float = SLACK_TEMPERATURE_K
-    phase_transitions: bool = False
-    phase_transition_settings: PhaseTransitionSettings = field(
-        default_factory=PhaseTransitionSettings
-    )
+    property_settings: PropertySettings = field(default_factory=PropertySettings.dft)
     phase_transition_maker: BaseVaspMaker = field(default_factory=phase_transition_static_maker)
-    supercell_matrix: list[list[int]] | None = None
-    min_length: float = PAPER_PHONON_MIN_LENGTH
-    displacement: float = DEFAULT_DISPLACEMENT
-    fc_calculator: str = "symfc"
 
     def make(self, structure: Structure | OutputReference) -> Flow:
         """Return the VASP property flow of one structure.
@@ -181,7 +174,8 @@ class VaspPropertiesMaker(Maker):
         # without its initial relaxation, the EOS flow's VASP jobs are its volume points
         eos_points = [j for j, _ in eos.iterflow() if is_vasp_job(j)]
         jobs = [relax, elastic, eos]
-        phases = self._phase_transitions(relaxed) if self.phase_transitions else None
+        settings = PropertySettings.model_validate(self.property_settings)
+        phases = self._phase_transitions(relaxed, settings) if settings.phase_transitions else None
         if phases is not None:
             jobs.append(phases)
         assemble = vasp_properties_document(
@@ -191,9 +185,9 @@ class VaspPropertiesMaker(Maker):
             elastic_fmax=fmax_from_ediffg(
                 self.elastic_maker.elastic_relax_maker.input_set_generator.preset_incar
             ),
-            slack_temperature=self.slack_temperature,
+            slack_temperature=settings.slack_temperature,
             phase_transitions=None if phases is None else phases.output,
-            phase_transition_settings=self.phase_transition_settings if phases else None,
+            phase_transition_settings=settings.search_settings,
         )
         # a failed VASP point must not lose the others: missing outputs arrive as None
         assemble.config.on_missing_references = OnMissing.NONE
@@ -201,16 +195,16 @@ class VaspPropertiesMaker(Maker):
         tag_job(assemble, JobKind.LIGHT, Stage.OTHER)
         return Flow([*jobs, assemble], output=assemble.output, name=self.name)
 
-    def _phase_transitions(self, relaxed: OutputReference) -> Job:
+    def _phase_transitions(self, relaxed: OutputReference, settings: PropertySettings) -> Job:
         """Return the job ``"vasp phase transitions"`` of the relaxed cell (tagged DFT)."""
         phases = vasp_phase_transitions(
             relaxed,
-            self.phase_transition_settings,
+            settings.search_settings,
             static_maker=self.phase_transition_maker,
-            supercell_matrix=self.supercell_matrix,
-            min_length=self.min_length,
-            displacement=self.displacement,
-            fc_calculator=self.fc_calculator,
+            supercell_matrix=settings.supercell_matrix,
+            min_length=settings.min_length,
+            displacement=settings.displacement,
+            fc_calculator=settings.fc_calculator,
         )
         phases.name = "vasp phase transitions"
         return tag_job(phases, JobKind.DFT, Stage.OTHER)

@@ -174,8 +174,9 @@ def _vasp_properties_maker(dft: DFTSettings, sizes: PresetSizes) -> Maker:  # no
 
     return replace(
         paper_properties_maker(),
-        phase_transitions=sizes.dft_phase_transitions,
-        min_length=sizes.min_length,
+        property_settings=PropertySettings.dft(
+            phase_transitions=sizes.dft_phase_transitions, min_length=sizes.min_length
+        ),
     )
 
 
