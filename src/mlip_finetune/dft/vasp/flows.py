@@ -35,40 +35,32 @@ if TYPE_CHECKING:
     from jobflow import Flow
 
 
+class _TagsItsFlows:
+    """Mixin for an atomate2 Maker: its ``make`` returns atomate2's flow, tagged."""
+
+    def make(self, *args: Any, **kwargs: Any) -> Flow:
+        """Return the atomate2 Maker's flow, tagged (:func:`tag_vasp_flow`)."""
+        return tag_vasp_flow(super().make(*args, **kwargs))
+
+
 @dataclass
-class TaggedDoubleRelaxMaker(DoubleRelaxMaker):
+class TaggedDoubleRelaxMaker(_TagsItsFlows, DoubleRelaxMaker):
     """atomate2's ``DoubleRelaxMaker`` whose flows are tagged (:func:`tag_vasp_flow`)."""
 
-    def make(self, *args: Any, **kwargs: Any) -> Flow:
-        """Return atomate2's flow, tagged; see ``DoubleRelaxMaker.make``."""
-        return tag_vasp_flow(super().make(*args, **kwargs))
-
 
 @dataclass
-class TaggedPhononMaker(PhononMaker):
+class TaggedPhononMaker(_TagsItsFlows, PhononMaker):
     """atomate2's ``PhononMaker`` whose flows are tagged (:func:`tag_vasp_flow`)."""
 
-    def make(self, *args: Any, **kwargs: Any) -> Flow:
-        """Return atomate2's flow, tagged; see ``PhononMaker.make``."""
-        return tag_vasp_flow(super().make(*args, **kwargs))
-
 
 @dataclass
-class TaggedElasticMaker(ElasticMaker):
+class TaggedElasticMaker(_TagsItsFlows, ElasticMaker):
     """atomate2's ``ElasticMaker`` whose flows are tagged (:func:`tag_vasp_flow`)."""
 
-    def make(self, *args: Any, **kwargs: Any) -> Flow:
-        """Return atomate2's flow, tagged; see ``ElasticMaker.make``."""
-        return tag_vasp_flow(super().make(*args, **kwargs))
-
 
 @dataclass
-class TaggedEosMaker(EosMaker):
+class TaggedEosMaker(_TagsItsFlows, EosMaker):
     """atomate2's ``EosMaker`` whose flows are tagged (:func:`tag_vasp_flow`)."""
-
-    def make(self, *args: Any, **kwargs: Any) -> Flow:
-        """Return atomate2's flow, tagged; see ``EosMaker.make``."""
-        return tag_vasp_flow(super().make(*args, **kwargs))
 
 
 def paper_relax_maker(
