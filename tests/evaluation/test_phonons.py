@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from ase.calculators.emt import EMT
@@ -12,6 +14,7 @@ from mlip_finetune.evaluation.metrics import phonon_frequency_mae, phonon_proper
 from mlip_finetune.evaluation.phonons import (
     displaced_supercells,
     model_forces,
+    n_displacements,
     phonon_document_from_calculator,
     phonon_document_from_forces,
     phonon_supercell_matrix,
@@ -56,6 +59,43 @@ def test_supercell_matrix_is_atomate2_cubic_choice(cu_relaxed, si_primitive):
     assert abs(supercell_lattice @ supercell_lattice.T - np.diag(lengths**2)).max() < 1e-6
     with pytest.raises(ValueError, match="positive"):
         phonon_supercell_matrix(si_primitive, min_length=0.0)
+
+
+def test_n_displacements_of_si_at_atomate2s_cube(si_primitive):
+    from atomate2.common.utils import get_supercell_matrix
+
+    matrix = np.rint(
+        get_supercell_matrix(si_primitive, min_length=10.0, max_length=None, prefer_90_degrees=True)
+    ).astype(int)
+    np.testing.assert_array_equal(matrix, phonon_supercell_matrix(si_primitive, 10.0))
+    # diamond: both atoms equivalent, one displacement spans the whole force-constant set
+    assert n_displacements(si_primitive, matrix) == 1
+    assert n_displacements(si_primitive, matrix) == len(
+        displaced_supercells(si_primitive, matrix)[1]
+    )
+
+
+def test_n_displacements_of_hcp_mg_drop_with_the_symmetric_cell():
+    from atomate2.common.utils import get_supercell_matrix
+
+    conv = Structure.from_spacegroup(
+        "P6_3/mmc", Lattice.hexagonal(3.209, 5.211), ["Mg"], [[1 / 3, 2 / 3, 1 / 4]]
+    )
+    mg = conv.get_primitive_structure()
+    old = np.rint(
+        get_supercell_matrix(mg, min_length=7.0, max_length=None, prefer_90_degrees=True)
+    ).astype(int)
+    new = phonon_supercell_matrix(mg, 7.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        n_new = n_displacements(mg, new)
+    # phonopy keeps 6/mmm: no "Point group symmetries of supercell ... are different"
+    assert not [w for w in caught if "Point group" in str(w.message)]
+    with pytest.warns(UserWarning, match="Point group symmetries of supercell"):
+        n_old = n_displacements(mg, old)
+    assert n_new == 1
+    assert n_old == 2
+    assert n_new <= n_old
 
 
 def test_displacements_are_reproducible(si_primitive):

@@ -216,7 +216,7 @@ def generate_training_data(
     UnsupportedElementError
         If the model does not cover every element of ``structure``.
     mlip_finetune.data.supercells.SupercellError
-        If the protocol's supercell does not exist for this structure.
+        If no supercell of the protocol can be built (not seen for a valid crystal).
     mlip_finetune.data.frames.FrameSelectionError
         If a trajectory is too short for ``n_frames`` frames.
     """
@@ -251,6 +251,8 @@ def generate_training_data(
         formula=structure.composition.reduced_formula,
         protocol=protocol.value,
         supercell_matrix=matrix.tolist(),
+        supercell_lengths_angstrom=[float(x) for x in supercell.lattice.abc],
+        supercell_angles_degrees=[float(x) for x in supercell.lattice.angles],
         n_atoms_supercell=len(supercell),
         frames=frames,
         relaxations=relaxations,

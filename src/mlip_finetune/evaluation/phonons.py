@@ -24,6 +24,9 @@ import numpy as np
 
 # re-exported from their old home (they live in core.relax)
 from mlip_finetune.core.relax import Optimizer, relax_structure  # noqa: F401
+
+# re-exported from its old home (it lives in evaluation.supercells)
+from mlip_finetune.evaluation.supercells import phonon_supercell_matrix  # noqa: F401
 from mlip_finetune.schemas.evaluation import PhononDocument, ThermalProperties
 
 if TYPE_CHECKING:
@@ -54,58 +57,6 @@ DEFAULT_T_MAX: float = 1000.0
 DEFAULT_T_STEP: float = 10.0
 
 FcCalculator = Literal["symfc", "traditional"]
-
-
-def phonon_supercell_matrix(
-    structure: Structure,
-    min_length: float,
-    max_atoms: int | None = None,
-) -> list[list[int]]:
-    """Return the supercell matrix atomate2's PhononMaker would choose for ``min_length``.
-
-    Delegates to :func:`atomate2.common.utils.get_supercell_matrix`, the plain function behind
-    atomate2's ``get_supercell_size`` job (atomate2 0.1.5), with PhononMaker's defaults
-    ``prefer_90_degrees=True``, ``allow_orthorhombic=False``, ``max_length=None``. It wraps
-    pymatgen's ``CubicSupercellTransformation``: the most cubic supercell whose smallest
-    perpendicular width is at least ``min_length``. Reusing it keeps our supercells identical
-    to the paper's atomate2 DFT reference (cubic supercells, min side 20 Å, paper §4.1).
-
-    Parameters
-    ----------
-    structure
-        Unit cell (usually primitive), Å.
-    min_length
-        Minimum supercell side length (Å). The paper uses 20 Å for the DFT reference.
-    max_atoms
-        Upper bound on the number of atoms in the supercell; ``None`` keeps atomate2's
-        default cap of 1200 atoms for the 90° search.
-
-    Returns
-    -------
-    list of list of int
-        3x3 integer supercell matrix in phonopy's convention (rows multiply the lattice:
-        ``supercell_lattice = matrix.T @ lattice`` in phonopy terms, i.e. already transposed
-        from pymatgen's convention by atomate2).
-
-    Raises
-    ------
-    ValueError
-        If ``min_length`` is not positive.
-    """
-    from atomate2.common.utils import get_supercell_matrix
-
-    if min_length <= 0:
-        raise ValueError(f"min_length must be positive, got {min_length} Å")
-    kwargs = {} if max_atoms is None else {"max_atoms": max_atoms}
-    matrix = get_supercell_matrix(
-        structure,
-        min_length=min_length,
-        max_length=None,
-        prefer_90_degrees=True,
-        allow_orthorhombic=False,
-        **kwargs,
-    )
-    return np.rint(np.asarray(matrix)).astype(int).tolist()
 
 
 def _as_matrix(supercell_matrix: Sequence[int] | Sequence[Sequence[int]]) -> np.ndarray:
@@ -157,6 +108,40 @@ def make_phonopy(
     )
     phonon.generate_displacements(distance=displacement)
     return phonon
+
+
+def n_displacements(
+    structure: Structure,
+    supercell_matrix: Sequence[int] | Sequence[Sequence[int]],
+    displacement: float = DEFAULT_DISPLACEMENT,
+) -> int:
+    """Return the number of symmetry-distinct displaced supercells phonopy asks for.
+
+    This is the number of force calculations (DFT statics) a phonon calculation costs: the
+    displacements of ``Phonopy.generate_displacements(distance=displacement)`` for the
+    crystal's symmetry in that supercell (phonopy's ``is_plusminus="auto"``), as in
+    :func:`make_phonopy`. A supercell that breaks the point group needs more.
+
+    Parameters
+    ----------
+    structure
+        Unit cell (Å).
+    supercell_matrix
+        3x3 integer matrix (or 3 diagonal entries) in phonopy's convention.
+    displacement
+        Displacement amplitude (Å).
+
+    Returns
+    -------
+    int
+        Number of displaced supercells.
+
+    Raises
+    ------
+    ValueError
+        See :func:`make_phonopy`.
+    """
+    return len(make_phonopy(structure, supercell_matrix, displacement).dataset["first_atoms"])
 
 
 def displaced_supercells(

@@ -44,7 +44,20 @@ class TrainingDataDocument(BaseModel):
 
     formula: str = Field(description="Reduced formula of the input structure.")
     protocol: str = Field(description="Supercell protocol: 'primitive', 'small' or 'large'.")
-    supercell_matrix: list[list[int]] = Field(description="3×3 matrix, primitive → supercell.")
+    supercell_matrix: list[list[int]] = Field(
+        description="3×3 integer matrix, primitive standard cell → supercell (rows are the "
+        "supercell vectors in units of the primitive ones, pymatgen's make_supercell)."
+    )
+    supercell_lengths_angstrom: list[float] | None = Field(
+        default=None,
+        description="Edge lengths a, b, c of the supercell (Å); None in documents made "
+        "before they were recorded.",
+    )
+    supercell_angles_degrees: list[float] | None = Field(
+        default=None,
+        description="Angles α, β, γ of the supercell (degrees); 90° for the paper's cubic "
+        "cells, the most cubic ones the lattice allows otherwise.",
+    )
     n_atoms_supercell: int
     frames: list[TrainingFrame] = Field(description="Selected frames, trajectory-major order.")
     relaxations: list[RelaxationRecord]
