@@ -24,7 +24,7 @@ from mlip_finetune.dft.jobs import (
     RelaxMaker,
     StaticMaker,
 )
-from mlip_finetune.dft.settings import DFTSettings
+from mlip_finetune.dft.settings import DFTSettings, kpoint_mesh
 from mlip_finetune.schemas.dft import StaticDocument
 from mlip_finetune.schemas.jobs import JobKind, JobTag, Stage, job_tag
 from mlip_finetune.units import EV_PER_A3_TO_GPA
@@ -172,7 +172,10 @@ def test_reference_statics_fan_out(tmp_path, monkeypatch):
         assert document.metadata == {"material": "Si", "index": index, "n_structures": 2}
         assert document.engine == "gpaw"
         assert document.settings == SETTINGS.model_dump()
-        assert document.kpoints == [2, 2, 2]
+        assert document.kpoints == kpoint_mesh(si2(5.468), SETTINGS.kspacing) == [4, 4, 4]
+        assert document.energy == document.free_energy_ev  # the training energy
+        assert not document.spin_polarised
+        assert document.magnetic_moment_total_mub is None
         assert document.converged
         assert np.isfinite(document.energy)
         assert np.array(document.forces).shape == (2, 3)

@@ -71,7 +71,46 @@ FORBIDDEN_TAGS: tuple[str, ...] = ("KSPACING", "METAGGA", "LHFCALC", "LDAU", "IV
 #: Paper §4.1 k-point spacing (Å⁻¹, VASP's KSPACING convention with the 2π).
 PAPER_KSPACING: float = 0.1
 #: PBE_54 PAW datasets atomate2 picks for the elements of the reference cases.
-PAPER_POTCARS: dict[str, str] = {"Si": "Si", "Na": "Na_pv", "Cl": "Cl", "Pb": "Pb_d", "Ti": "Ti_sv"}
+PAPER_POTCARS: dict[str, str] = {
+    "Si": "Si",
+    "Na": "Na_pv",
+    "Cl": "Cl",
+    "Pb": "Pb_d",
+    "Ti": "Ti_sv",
+    "Fe": "Fe",
+    "Al": "Al",
+}
+#: Spin polarisation, written out here from the Materials Project's sets (pymatgen's
+#: VASPIncarBase.yaml MAGMOM table) independently of mlip_finetune.dft.magnetism: structures
+#: with one of these elements run with ISPIN 2 and MAGMOM from the table (others 0.6 μ_B);
+#: all other structures run with ISPIN 1 and no MAGMOM.
+MAGNETIC_ELEMENTS: frozenset[str] = frozenset(
+    [
+        "V",
+        "Cr",
+        "Mn",
+        "Fe",
+        "Co",
+        "Ni",
+        "Mo",
+        "W",
+        "Ce",
+        "Pr",
+        "Nd",
+        "Pm",
+        "Sm",
+        "Eu",
+        "Gd",
+        "Tb",
+        "Dy",
+        "Ho",
+        "Er",
+        "Tm",
+        "Yb",
+    ]
+)
+#: MP initial moments (μ_B) of the magnetic elements the tests use; unlisted: 0.6 μ_B.
+MP_INITIAL_MAGMOMS: dict[str, float] = {"Fe": 5.0, "Ni": 5.0, "Mn": 5.0, "Co": 0.6, "Cr": 5.0}
 PAPER_POTCAR_FUNCTIONAL = "PBE_54"
 #: Largest difference (Å) between a job's cell vectors and its reference case's.
 LATTICE_TOLERANCE: float = 1e-6
@@ -99,41 +138,25 @@ def paper_mesh(lattice_matrix: np.ndarray, kspacing: float = PAPER_KSPACING) -> 
     ]
 
 
-def check_paper_inputs(
-    directory: Path,
+def spin_tags(structure: Structure) -> dict[str, Any]:
+    """ISPIN (and MAGMOM, μ_B per site) the paper's sets must write for a POSCAR structure."""
+    symbols = [site.specie.symbol for site in structure]
+    if not MAGNETIC_ELEMENTS.intersection(symbols):
+        return {"ISPIN": 1}
+    return {"ISPIN": 2, "MAGMOM": [MP_INITIAL_MAGMOMS.get(el, 0.6) for el in symbols]}
+
+
+def _incar_problems(
+    incar: Incar,
+    poscar: Poscar,
     tags: dict[str, Any],
     *,
-    kspacing: float | None = PAPER_KSPACING,
-    reference_incar: Path | None = None,
-    reference_poscar: Path | None = None,
-    exact: bool = False,
-) -> None:
-    """Check the VASP inputs in ``directory`` against the paper's settings.
-
-    Parameters
-    ----------
-    directory
-        Directory holding INCAR, KPOINTS, POSCAR and POTCAR.spec.
-    tags
-        Required INCAR values (e.g. :data:`PAPER_STATIC_TAGS`).
-    kspacing
-        Required Γ-centred mesh spacing (Å⁻¹, with 2π); None skips the mesh check.
-    reference_incar
-        If given, the INCAR must have exactly this file's tags and values as well.
-    reference_poscar
-        If given, the POSCAR's cell must be this file's, within
-        :data:`LATTICE_TOLERANCE` (atomate2's own check compares fractional coordinates
-        only, which are the same for every strained cell of an EOS or elastic flow).
-    exact
-        The INCAR must hold no tag beyond ``tags`` (for live answers, which have no
-        reference INCAR).
-
-    Raises
-    ------
-    VaspInputDriftError
-        Listing every tag, the mesh or the POTCARs that differ.
-    """
-    incar = Incar.from_file(directory / "INCAR")
+    reference_incar: Path | None,
+    exact: bool,
+) -> list[str]:
+    """INCAR tags that differ from ``tags`` (ISPIN, MAGMOM: :func:`spin_tags`) or the reference."""
+    if tags.get("ISPIN") is not None:  # magnetic structures: ISPIN 2 and MP's MAGMOM
+        tags = tags | spin_tags(poscar.structure)
     problems = [
         f"{key}: expected {value!r}, got {incar.get(key, '<missing>')!r}"
         for key, value in tags.items()
@@ -142,6 +165,8 @@ def check_paper_inputs(
     problems += [
         f"{key}: must be absent, got {incar[key]!r}" for key in FORBIDDEN_TAGS if key in incar
     ]
+    if tags.get("ISPIN") == 1 and "MAGMOM" in incar:
+        problems.append(f"MAGMOM: must be absent with ISPIN 1, got {incar['MAGMOM']!r}")
     if exact:
         problems += [f"{key}: not expected, got {incar[key]!r}" for key in incar if key not in tags]
     if reference_incar is not None:
@@ -152,7 +177,14 @@ def check_paper_inputs(
             for key in sorted(set(reference) | set(incar))
             if key not in tags and not _same(reference.get(key), incar.get(key))
         ]
-    poscar = Poscar.from_file(directory / "POSCAR")
+    return problems
+
+
+def _cell_and_mesh_problems(
+    directory: Path, poscar: Poscar, kspacing: float | None, reference_poscar: Path | None
+) -> list[str]:
+    """POSCAR cell against the reference case's, KPOINTS against the Γ-centred mesh."""
+    problems: list[str] = []
     if reference_poscar is not None:
         expected = Poscar.from_file(reference_poscar).structure.lattice.matrix
         if not np.allclose(
@@ -174,6 +206,49 @@ def check_paper_inputs(
                     f"KPOINTS: expected a Γ-centred {mesh} mesh (spacing {kspacing} 1/Å), got "
                     f"{kpoints.style.name} {list(kpoints.kpts[0])}"
                 )
+    return problems
+
+
+def check_paper_inputs(
+    directory: Path,
+    tags: dict[str, Any],
+    *,
+    kspacing: float | None = PAPER_KSPACING,
+    reference_incar: Path | None = None,
+    reference_poscar: Path | None = None,
+    exact: bool = False,
+) -> None:
+    """Check the VASP inputs in ``directory`` against the paper's settings.
+
+    Parameters
+    ----------
+    directory
+        Directory holding INCAR, KPOINTS, POSCAR and POTCAR.spec.
+    tags
+        Required INCAR values (e.g. :data:`PAPER_STATIC_TAGS`); a required ISPIN is replaced
+        by :func:`spin_tags` of the POSCAR (ISPIN 2 and MP's MAGMOM for magnetic
+        structures, ISPIN 1 and no MAGMOM otherwise).
+    kspacing
+        Required Γ-centred mesh spacing (Å⁻¹, with 2π); None skips the mesh check.
+    reference_incar
+        If given, the INCAR must have exactly this file's tags and values as well.
+    reference_poscar
+        If given, the POSCAR's cell must be this file's, within
+        :data:`LATTICE_TOLERANCE` (atomate2's own check compares fractional coordinates
+        only, which are the same for every strained cell of an EOS or elastic flow).
+    exact
+        The INCAR must hold no tag beyond ``tags`` (for live answers, which have no
+        reference INCAR).
+
+    Raises
+    ------
+    VaspInputDriftError
+        Listing every tag, the mesh or the POTCARs that differ.
+    """
+    incar = Incar.from_file(directory / "INCAR")
+    poscar = Poscar.from_file(directory / "POSCAR")
+    problems = _incar_problems(incar, poscar, tags, reference_incar=reference_incar, exact=exact)
+    problems += _cell_and_mesh_problems(directory, poscar, kspacing, reference_poscar)
     spec = (directory / "POTCAR.spec").read_text(encoding="utf-8").split()
     expected_potcars = [PAPER_POTCARS.get(symbol, f"<{symbol}?>") for symbol in poscar.site_symbols]
     if spec != expected_potcars:

@@ -14,9 +14,13 @@ import importlib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from mlip_finetune.core.errors import InputError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
     import numpy as np
     from pymatgen.core import Structure
 
@@ -64,7 +68,7 @@ class DFTCalculationError(RuntimeError):
         super().__init__(message)
 
 
-class UnknownEngineError(ValueError):
+class UnknownEngineError(InputError):
     """The requested DFT engine is not in :data:`ENGINES`."""
 
 
@@ -100,10 +104,11 @@ class StaticResult:
         Structure the final energy, forces and stress belong to (Å); the input structure for
         a static, the relaxed one for a relaxation.
     energy
-        Total energy extrapolated to zero smearing (eV), the engine's own zero.
+        Total energy extrapolated to zero smearing, σ → 0 (eV), the engine's own zero.
     free_energy
-        Force-consistent (Mermin) free energy (eV); forces are its derivatives. Equal to
-        ``energy`` for gapped systems.
+        Force-consistent (Mermin) free energy F = E - TS (eV), the engine's own zero; forces
+        and stress are its derivatives, so it is the training energy. Equal to ``energy`` for
+        gapped systems.
     forces
         Forces, shape (n_atoms, 3), eV/Å.
     stress
@@ -120,6 +125,15 @@ class StaticResult:
         Number of ionic steps (0 for a static).
     relax_converged
         Whether a relaxation reached its force threshold (None for a static).
+    ecut
+        Plane-wave cutoff the engine used (eV), when it decides one per structure.
+    spin_polarised
+        Whether the calculation was collinear spin-polarised.
+    magnetic_moment
+        Total magnetic moment of the cell (μ_B); None when not spin-polarised.
+    magnetic_moments
+        Magnetic moment of each site (μ_B, the engine's atomic partition: GPAW's PAW-sphere
+        moments, VASP's OUTCAR ``magnetization (x)``); None when not spin-polarised.
     """
 
     structure: Structure
@@ -133,6 +147,10 @@ class StaticResult:
     directory: Path
     n_steps: int = 0
     relax_converged: bool | None = None
+    ecut: float | None = None
+    spin_polarised: bool = False
+    magnetic_moment: float | None = None
+    magnetic_moments: list[float] | None = None
 
 
 class DFTEngine(abc.ABC):
@@ -249,3 +267,157 @@ def get_engine(name: DFTCode | str) -> DFTEngine:
     module_name, class_name = target.split(":")
     engine_class: type[DFTEngine] = getattr(importlib.import_module(module_name), class_name)
     return engine_class()
+
+
+class DFTElementError(InputError):
+    """The DFT engine has no PAW setup (GPAW) or POTCAR (VASP) for an element."""
+
+
+def gpaw_setup_name(xc: str) -> str:
+    """Return the name of the PAW setups GPAW loads for a functional (``"PBE"`` for PBE0).
+
+    Parameters
+    ----------
+    xc
+        GPAW functional name.
+
+    Returns
+    -------
+    str
+        ``gpaw.xc.XC(xc).get_setup_name()``, or ``xc`` itself if GPAW does not know it.
+    """
+    import warnings
+
+    from gpaw.xc import XC
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # libxc's build warning
+            return str(XC(xc).get_setup_name())
+    except Exception:  # noqa: BLE001  (an unknown functional fails when GPAW runs, not here)
+        return xc
+
+
+def gpaw_setup_file(symbol: str, xc: str = "PBE") -> Path | None:
+    """Return the PAW setup file GPAW would load for an element, or None if there is none.
+
+    GPAW searches ``gpaw.setup_paths`` in order: ``$GPAW_SETUP_PATH`` (``os.pathsep``
+    separated), then ``~/.gpaw/rc.py``'s additions, then the ``gpaw-data`` package's
+    ``setups`` directory, for ``<symbol>.<setup name>`` or ``<symbol>.<setup name>.gz``
+    (``gpaw.setup_data.search_for_file``).
+
+    Parameters
+    ----------
+    symbol
+        Element symbol.
+    xc
+        Functional; its setup name is :func:`gpaw_setup_name`.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The first matching file.
+    """
+    import gpaw
+
+    name = f"{symbol}.{gpaw_setup_name(xc)}"
+    for directory in gpaw.setup_paths:
+        for candidate in (Path(directory) / name, Path(directory) / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _gpaw_missing(symbols: Iterable[str], record: Mapping[str, Any]) -> dict[str, str]:
+    """Elements without a GPAW PAW setup for the record's functional, and why."""
+    import importlib.util
+
+    setups = (record.get("engine_kwargs") or {}).get("setups")
+    if importlib.util.find_spec("gpaw") is None or setups not in {None, "paw"}:
+        return {}  # not installed here, or the user's own setups: GPAW reports at run time
+    import gpaw
+
+    xc = str(record.get("xc") or "PBE")
+    paths = ", ".join(str(p) for p in gpaw.setup_paths) or "no setup path"
+    return {
+        symbol: f"no PAW setup {symbol}.{gpaw_setup_name(xc)}[.gz] in {paths}"
+        for symbol in symbols
+        if gpaw_setup_file(symbol, xc) is None
+    }
+
+
+def _vasp_missing(symbols: Iterable[str], record: Mapping[str, Any]) -> dict[str, str]:
+    """Elements without a POTCAR in atomate2's set (or in ``PMG_VASP_PSP_DIR``), and why."""
+    from atomate2.vasp.sets.base import _BASE_VASP_SET
+    from monty.os.path import zpath
+    from pymatgen.core import SETTINGS
+    from pymatgen.io.vasp.inputs import PotcarSingle
+
+    mapping = _BASE_VASP_SET["POTCAR"]
+    functional = str(record.get("potcar_functional") or "PBE_54")
+    psp_dir = SETTINGS.get("PMG_VASP_PSP_DIR")
+    subdir = SETTINGS.get("PMG_VASP_PSP_SUB_DIRS", {}).get(
+        functional, PotcarSingle.functional_dir.get(functional, functional)
+    )
+    missing = {}
+    for symbol in symbols:
+        potcar = mapping.get(symbol)
+        if potcar is None:
+            missing[symbol] = "no POTCAR symbol in atomate2's input set (pymatgen's MP mapping)"
+            continue
+        if psp_dir is None:
+            continue  # POTCARs are only needed where the inputs are written
+        candidates = [
+            Path(psp_dir) / subdir / f"POTCAR.{potcar}",
+            Path(psp_dir) / subdir / potcar / "POTCAR",
+        ]
+        if not any(Path(zpath(str(c))).is_file() for c in candidates):
+            missing[symbol] = f"no POTCAR {potcar} ({functional}) in PMG_VASP_PSP_DIR={psp_dir}"
+    return missing
+
+
+#: The element check of every DFT code: ``(element symbols, settings record) → {symbol: why
+#: the code cannot compute it}``. The settings record is the static Maker's
+#: ``settings_record()`` (GPAW: :class:`~mlip_finetune.dft.settings.DFTSettings` as a dict,
+#: whose ``xc`` picks the setups; VASP: ``potcar_functional``). A new code adds its line.
+ELEMENT_CHECKS: dict[DFTCode, Callable[[Iterable[str], Mapping[str, Any]], dict[str, str]]] = {
+    DFTCode.GPAW: _gpaw_missing,
+    DFTCode.VASP: _vasp_missing,
+}
+
+
+def check_engine_elements(
+    code: DFTCode | str, symbols: Iterable[str], settings_record: Mapping[str, Any] | None = None
+) -> None:
+    """Raise if a DFT code cannot compute every element (checked on this machine).
+
+    GPAW needs a PAW setup file per element for the functional (:func:`gpaw_setup_file`);
+    VASP a POTCAR symbol in atomate2's input set and, when ``PMG_VASP_PSP_DIR`` is configured
+    here, the POTCAR file. A code without an entry in :data:`ELEMENT_CHECKS` is not checked.
+
+    Parameters
+    ----------
+    code
+        A :class:`DFTCode` or its value.
+    symbols
+        Element symbols of the structure.
+    settings_record
+        The static Maker's ``settings_record()``; None uses the defaults (PBE, ``PBE_54``).
+
+    Raises
+    ------
+    DFTElementError
+        Naming each missing element and why, and what to do.
+    """
+    try:
+        check = ELEMENT_CHECKS[DFTCode(code)]
+    except (ValueError, KeyError):
+        return
+    missing = check(sorted(set(symbols)), settings_record or {})
+    if missing:
+        reasons = "; ".join(f"{symbol}: {why}" for symbol, why in missing.items())
+        raise DFTElementError(
+            f"The DFT engine {DFTCode(code).value} cannot compute {', '.join(missing)} ({reasons})."
+            " Install the missing PAW datasets (GPAW: gpaw-data or $GPAW_SETUP_PATH; VASP: "
+            "POTCARs in PMG_VASP_PSP_DIR) or choose another --dft-engine."
+        )

@@ -76,12 +76,19 @@ def static_document(
 ) -> StaticDocument:
     """Convert an engine result into a :class:`StaticDocument` (stress eV/Å³ → GPa).
 
+    The document's ``energy``, the training energy, is the force-consistent free energy
+    (``result.free_energy``): forces and stress are derivatives of the free energy of the
+    smeared occupations, not of the σ → 0 extrapolation, so only the free energy is
+    consistent with them (for metals they differ; for gapped systems they are equal).
+    Both are recorded (``free_energy_ev``, ``energy_sigma0_ev``).
+
     Parameters
     ----------
     result
         Engine result in ASE units.
     settings
-        Settings the calculation ran with; stored as ``settings.model_dump()``.
+        Settings the calculation ran with; stored as ``settings.model_dump()``, with ``ecut``
+        the cutoff the engine used for this structure (eV, ``result.ecut``).
     engine
         Engine name.
     label
@@ -92,16 +99,24 @@ def static_document(
     Returns
     -------
     StaticDocument
-        Energy (eV), forces (eV/Å), stress (GPa, ASE sign convention), k-mesh, wall time (s).
+        Free energy as ``energy`` (eV), forces (eV/Å), stress (GPa, ASE sign convention),
+        k-mesh, wall time (s), both energies (eV) and the final magnetic moments (μ_B).
     """
     return StaticDocument(
         label=label,
         structure=result.structure,
-        energy=result.energy,
+        energy=result.free_energy,
+        free_energy_ev=result.free_energy,
+        energy_sigma0_ev=result.energy,
+        spin_polarised=result.spin_polarised,
+        magnetic_moment_total_mub=result.magnetic_moment,
+        magnetic_moments_mub=result.magnetic_moments,
         forces=result.forces.tolist(),
         stress=(result.stress * EV_PER_A3_TO_GPA).tolist(),
         engine=engine,
-        settings=settings.model_dump(),
+        settings=(
+            settings if result.ecut is None else settings.model_copy(update={"ecut": result.ecut})
+        ).model_dump(),
         kpoints=list(result.kpoints),
         wall_time_s=result.wall_time,
         converged=result.converged,

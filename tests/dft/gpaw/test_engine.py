@@ -14,14 +14,14 @@ from pymatgen.core import Lattice, Structure
 
 from mlip_finetune.dft.engines import DFTCalculationError, get_engine
 from mlip_finetune.dft.gpaw.engine import (
-    DEFAULT_MAGMOM,
     LOG_FILE,
     OUTPUT_FILE,
     _atoms_dict,
     gpaw_parameters,
     worker_command,
 )
-from mlip_finetune.dft.settings import DFTSettings
+from mlip_finetune.dft.magnetism import MP_DEFAULT_MAGMOM
+from mlip_finetune.dft.settings import DFTSettings, kpoint_mesh
 
 SETTINGS = DFTSettings.test()
 
@@ -55,7 +55,10 @@ def test_static_si2(rattled_result, rattled_si2):
     assert np.isfinite(result.energy)
     assert -12.0 < result.energy < -6.0  # about -5 eV/atom on GPAW's energy zero
     assert result.converged
-    assert result.kpoints == [2, 2, 2]
+    assert result.kpoints == kpoint_mesh(rattled_si2, SETTINGS.kspacing) == [4, 4, 4]
+    assert result.ecut == SETTINGS.ecut  # Si's setup is soft: the minimum cutoff stays
+    assert not result.spin_polarised
+    assert result.magnetic_moment is None
     assert result.forces.shape == (2, 3)
     assert np.abs(result.forces).max() > 0.1  # the rattle produced real forces
     np.testing.assert_allclose(result.forces.sum(axis=0), 0.0, atol=1e-3)
@@ -137,9 +140,10 @@ def test_spin_polarised_run_uses_site_magmoms(rattled_si2, rattled_result, tmp_p
 
 def test_default_initial_magmoms():
     structure = si2(5.468)
-    spin = SETTINGS.model_copy(update={"spin_polarised": True})
-    assert _atoms_dict(structure, spin)["magmoms"] == [DEFAULT_MAGMOM] * 2 == [1.0, 1.0]
-    assert _atoms_dict(structure, SETTINGS)["magmoms"] is None
+    assert _atoms_dict(structure, spinpol=True)["magmoms"] == [MP_DEFAULT_MAGMOM] * 2 == [0.6, 0.6]
+    assert _atoms_dict(structure, spinpol=False)["magmoms"] is None
+    iron = Structure(Lattice.cubic(2.83), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    assert _atoms_dict(iron, spinpol=True)["magmoms"] == [5.0, 5.0]  # MP's table
 
 
 def test_disordered_structure_is_refused(tmp_path):
@@ -159,6 +163,16 @@ def test_gpaw_parameters_translation_and_overrides():
     assert params["mode"] == {"name": "pw", "ecut": 250.0}
     assert params["kpts"] == {"size": [2, 3, 4], "gamma": True}
     assert params["occupations"] == {"name": "fermi-dirac", "width": 0.05}
+    assert params["setups"] == {"default": "paw", "Mg": "2"}
+    assert params["spinpol"] is False
+    decided = gpaw_parameters(settings, [2, 3, 4], spinpol=True, ecut=650.0)
+    assert (decided["spinpol"], decided["mode"]["ecut"]) == (True, 650.0)
+    gaussian = settings.model_copy(update={"smearing": "gaussian", "smearing_width": 0.1})
+    assert gpaw_parameters(gaussian, [1, 1, 1])["occupations"] == {
+        "name": "methfessel-paxton",
+        "order": 0,
+        "width": 0.1,
+    }
     assert params["convergence"] == {"energy": 1e-7, "forces": 1e-3, "density": 1e-6}
     assert params["nbands"] == 12
     assert params["xc"] == "PBE"

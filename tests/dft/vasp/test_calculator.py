@@ -80,3 +80,32 @@ def test_calculator_needs_a_vasp_maker(tmp_path):
     calculator = VaspStaticCalculator(maker=VaspRelaxMaker(), directory=tmp_path)
     assert calculator.maker.name == "vasp relax"
     assert VaspStaticCalculator(directory=tmp_path).maker.name == "vasp static phase transition"
+
+
+@job
+def iron_static(structure):
+    """One VASP static of bcc Fe through the calculator; returns its INCAR."""
+    from pymatgen.io.vasp import Incar
+
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.calc = VaspStaticCalculator(directory=Path.cwd() / "statics")
+    atoms.get_potential_energy()
+    return dict(Incar.from_file(Path.cwd() / "statics" / "vasp_00001" / "INCAR"))
+
+
+def test_iron_runs_spin_polarised_with_mps_moments(tmp_path, monkeypatch):
+    """The fake checks ISPIN 2 and MAGMOM = 5 μ_B per Fe (its own copy of MP's rule)."""
+    from pymatgen.core import Lattice, Structure
+
+    iron = Structure(Lattice.cubic(2.83), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    statics = iron_static(iron)
+    statics.name = JOB_NAME
+    monkeypatch.chdir(tmp_path)
+    # atomate2 adds LMAXMIX 4 for d elements; ISPIN and MAGMOM come from the fake's rule
+    expected = PHASE_TRANSITION_INCAR | {"LMAXMIX": 4}
+    with fake_vasp(monkeypatch) as fake:
+        fake.answer_live(JOB_NAME, lennard_jones(), expected, "Lennard-Jones")
+        incar = run_locally(statics, create_folders=True, raise_immediately=True)[statics.uuid][
+            1
+        ].output
+    assert (incar["ISPIN"], incar["MAGMOM"]) == (2, [5.0, 5.0])

@@ -108,7 +108,11 @@ def test_vasp_static_gives_the_reference_document(case, tmp_path, monkeypatch):
     doc = responses[flow.output.uuid][1].output
     assert isinstance(doc, StaticDocument)
     assert doc.engine == "vasp"
-    assert doc.energy == pytest.approx(ref["energy_ev"], abs=1e-9)
+    # the training energy is VASP's free energy TOTEN; σ → 0 is kept alongside
+    assert doc.energy == doc.free_energy_ev == pytest.approx(ref["free_energy_ev"], abs=1e-9)
+    assert doc.energy_sigma0_ev == pytest.approx(ref["energy_ev"], abs=1e-9)
+    assert not doc.spin_polarised
+    assert doc.magnetic_moments_mub is None
     np.testing.assert_allclose(doc.forces, ref["forces_ev_per_a"], atol=1e-10)
     np.testing.assert_allclose(doc.stress, ref["stress_gpa"], atol=1e-9)
     assert doc.structure == structure
@@ -141,7 +145,8 @@ def test_vasp_relax_gives_the_relaxed_document(tmp_path, monkeypatch):
     np.testing.assert_allclose(doc.structure.lattice.matrix, final.lattice.matrix, atol=1e-9)
     np.testing.assert_allclose(doc.structure.cart_coords, final.cart_coords, atol=1e-9)
     assert doc.structure.volume > input_structure("si2_relax").volume  # the compressed cell grew
-    assert doc.energy == pytest.approx(ref["energy_ev"], abs=1e-9)
+    assert doc.energy == pytest.approx(ref["free_energy_ev"], abs=1e-9)
+    assert doc.energy_sigma0_ev == pytest.approx(ref["energy_ev"], abs=1e-9)
     np.testing.assert_allclose(doc.forces, ref["forces_ev_per_a"], atol=1e-10)
     np.testing.assert_allclose(doc.stress, ref["stress_gpa"], atol=1e-9)
     assert doc.metadata["n_steps"] == ref["n_steps"] + 1
@@ -162,7 +167,7 @@ def test_fan_out_statics_accepts_the_vasp_maker(tmp_path, monkeypatch):
     assert docs[0].metadata == {"index": 0, "n_structures": 1} | {
         k: docs[0].metadata[k] for k in ("vasp_task_label", "vasp_dir_name", "vasp_calc_type")
     }
-    assert docs[0].energy == pytest.approx(reference("si2_static")["energy_ev"], abs=1e-9)
+    assert docs[0].energy == pytest.approx(reference("si2_static")["free_energy_ev"], abs=1e-9)
 
 
 def test_document_maker_needs_a_vasp_maker():

@@ -8,9 +8,11 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.vasp import Kpoints
 
-from mlip_finetune.dft.settings import kpoint_mesh
+from mlip_finetune.dft.settings import DFTSettings, kpoint_mesh
 from mlip_finetune.dft.vasp.sets import (
+    ISPIN_AUTO,
     PAPER_RELAX_FMAX,
+    VASP_ISMEAR,
     PaperRelaxSetGenerator,
     PaperStaticSetGenerator,
     gamma_mesh,
@@ -18,8 +20,15 @@ from mlip_finetune.dft.vasp.sets import (
     paper_relax_incar,
     paper_static_incar,
     phase_transition_static_incar,
+    smearing_incar,
 )
-from tests.dft.vasp_fake import PAPER_STATIC_INCAR, PAPER_STATIC_TAGS, check_paper_inputs, si2
+from tests.dft.vasp_fake import (
+    PAPER_STATIC_INCAR,
+    PAPER_STATIC_TAGS,
+    VaspInputDriftError,
+    check_paper_inputs,
+    si2,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -69,6 +78,61 @@ def test_presets_differ_where_the_paper_says():
     phase = phase_transition_static_incar()
     assert {k for k in static if static[k] != phase[k]} == {"ENCUT", "EDIFF"}
     assert paper_static_incar(spin_polarised=True)["ISPIN"] == 2
+    assert paper_static_incar(spin_polarised=False)["ISPIN"] == 1
+    assert static["ISPIN"] == ISPIN_AUTO  # decided per structure
+
+
+def bcc_fe(**site_properties) -> Structure:
+    return Structure(
+        Lattice.cubic(2.83),
+        ["Fe", "Fe"],
+        [[0, 0, 0], [0.5, 0.5, 0.5]],
+        site_properties=site_properties or None,
+    )
+
+
+def test_magnetic_structures_get_ispin_2_and_atomate2s_magmom(tmp_path):
+    vis = PaperStaticSetGenerator().get_input_set(bcc_fe(), potcar_spec=True)
+    assert vis.incar["ISPIN"] == 2
+    assert vis.incar["MAGMOM"] == [5.0, 5.0]  # the MP table of atomate2's base set
+    # atomate2 adds LMAXMIX 4 (charge mixing up to l = 4) for d elements
+    expected = PAPER_STATIC_INCAR | {"ISPIN": 2, "MAGMOM": [5.0, 5.0], "LMAXMIX": 4}
+    assert dict(vis.incar) == expected
+    vis.write_input(tmp_path)
+    check_paper_inputs(tmp_path, PAPER_STATIC_TAGS)  # the fake's own rule agrees
+    # a 'magmom' site property comes first, as in atomate2
+    given = PaperStaticSetGenerator().get_input_set(bcc_fe(magmom=[2.2, -2.2]), potcar_spec=True)
+    assert (given.incar["ISPIN"], given.incar["MAGMOM"]) == (2, [2.2, -2.2])
+    relax = PaperRelaxSetGenerator().get_input_set(bcc_fe(), potcar_spec=True)
+    assert (relax.incar["ISPIN"], relax.incar["MAGMOM"]) == (2, [5.0, 5.0])
+
+
+def test_non_magnetic_structures_stay_spin_paired():
+    incar = PaperStaticSetGenerator().get_input_set(si2(5.43), potcar_spec=True).incar
+    assert incar["ISPIN"] == 1
+    assert "MAGMOM" not in incar
+    polarised = si2(5.43).copy(site_properties={"magmom": [1.0, 0.0]})
+    incar = PaperStaticSetGenerator().get_input_set(polarised, potcar_spec=True).incar
+    assert (incar["ISPIN"], incar["MAGMOM"]) == (2, [1.0, 0.0])
+
+
+def test_fake_rejects_a_spin_paired_magnet(tmp_path):
+    generator = PaperStaticSetGenerator(preset_incar=paper_static_incar(spin_polarised=False))
+    generator.get_input_set(bcc_fe(), potcar_spec=True).write_input(tmp_path)
+    with pytest.raises(VaspInputDriftError, match="ISPIN: expected 2, got 1"):
+        check_paper_inputs(tmp_path, PAPER_STATIC_TAGS)
+
+
+def test_smearing_is_the_dft_settings_one():
+    paper = DFTSettings.paper()
+    static = paper_static_incar()
+    assert static["ISMEAR"] == VASP_ISMEAR[paper.smearing] == 0
+    assert static["SIGMA"] == paper.smearing_width == 0.05
+    assert smearing_incar("fermi-dirac", 0.1) == {"ISMEAR": -1, "SIGMA": 0.1}
+    fermi = paper_static_incar(smearing="fermi-dirac", smearing_width=0.1)
+    assert (fermi["ISMEAR"], fermi["SIGMA"]) == (-1, 0.1)
+    with pytest.raises(ValueError, match="no VASP ISMEAR"):
+        smearing_incar("cold", 0.1)
 
 
 def test_gamma_mesh_is_the_engines_mesh():

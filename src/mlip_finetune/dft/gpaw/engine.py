@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from mlip_finetune.dft.engines import DFTCalculationError, DFTCode, DFTEngine, StaticResult, tail
+from mlip_finetune.dft.gpaw.cutoff import plane_wave_cutoff
+from mlip_finetune.dft.magnetism import MAGMOM_PROPERTY, initial_magmoms, spin_polarised
 from mlip_finetune.dft.settings import kpoint_mesh
 
 if TYPE_CHECKING:
@@ -52,12 +54,21 @@ WORKER_ENVIRONMENT = {
     "GPAW_MPI_BACKEND": "cgpaw",
 }
 
-#: Initial magnetic moment per atom of spin-polarised runs without a 'magmom' site
-#: property (μ_B), VASP's MAGMOM default.
-DEFAULT_MAGMOM = 1.0
+#: GPAW occupation smearing of each :attr:`DFTSettings.smearing` (width in eV added): a
+#: Gaussian is GPAW's Methfessel-Paxton scheme of order 0 (VASP's ISMEAR 0).
+GPAW_OCCUPATIONS: dict[str, dict[str, Any]] = {
+    "fermi-dirac": {"name": "fermi-dirac"},
+    "gaussian": {"name": "methfessel-paxton", "order": 0},
+}
 
 
-def gpaw_parameters(settings: DFTSettings, kpts: list[int]) -> dict[str, Any]:
+def gpaw_parameters(
+    settings: DFTSettings,
+    kpts: list[int],
+    *,
+    spinpol: bool | None = None,
+    ecut: float | None = None,
+) -> dict[str, Any]:
     """Translate :class:`DFTSettings` into GPAW calculator keyword arguments.
 
     Parameters
@@ -67,15 +78,25 @@ def gpaw_parameters(settings: DFTSettings, kpts: list[int]) -> dict[str, Any]:
         ``convergence`` dict in them is merged into the generated one.
     kpts
         k-point mesh, length 3 (see :func:`~mlip_finetune.dft.settings.kpoint_mesh`).
+    spinpol
+        Spin polarisation decided for the structure
+        (:func:`~mlip_finetune.dft.magnetism.spin_polarised`); None uses
+        ``settings.spin_polarised`` (False when that is None too).
+    ecut
+        Plane-wave cutoff decided for the structure (eV,
+        :func:`~mlip_finetune.dft.gpaw.cutoff.plane_wave_cutoff`); None uses ``settings.ecut``.
 
     Returns
     -------
     dict
         JSON-serialisable keyword arguments for ``gpaw.GPAW`` (without ``txt``): plane-wave
-        ``mode`` (cutoff in eV), ``xc``, ``kpts`` (``{'size', 'gamma'}``), Fermi-Dirac
-        ``occupations`` (width in eV), ``convergence`` (energy in eV per valence electron,
-        forces in eV/Å), ``maxiter`` and ``spinpol``.
+        ``mode`` (cutoff in eV), ``xc``, ``kpts`` (``{'size', 'gamma'}``), ``occupations``
+        (:data:`GPAW_OCCUPATIONS`, width in eV), ``convergence`` (energy in eV per valence
+        electron, forces in eV/Å), ``maxiter``, ``spinpol`` and ``setups`` (GPAW's default
+        ``"paw"`` plus ``settings.setups``).
     """
+    if spinpol is None:
+        spinpol = bool(settings.spin_polarised)
     convergence: dict[str, Any] = {"energy": settings.scf_energy_tol}
     if settings.scf_forces_tol is not None:
         convergence["forces"] = settings.scf_forces_tol
@@ -83,13 +104,14 @@ def gpaw_parameters(settings: DFTSettings, kpts: list[int]) -> dict[str, Any]:
     if settings.gamma_centred:
         kpoints["gamma"] = True
     parameters: dict[str, Any] = {
-        "mode": {"name": "pw", "ecut": settings.ecut},
+        "mode": {"name": "pw", "ecut": settings.ecut if ecut is None else ecut},
         "xc": settings.xc,
         "kpts": kpoints,
-        "occupations": {"name": settings.smearing, "width": settings.smearing_width},
+        "occupations": {**GPAW_OCCUPATIONS[settings.smearing], "width": settings.smearing_width},
         "convergence": convergence,
         "maxiter": settings.max_scf_iterations,
-        "spinpol": settings.spin_polarised,
+        "spinpol": spinpol,
+        "setups": {"default": "paw", **settings.setups},
     }
     extra = dict(settings.engine_kwargs)
     if isinstance(extra.get("convergence"), dict):
@@ -128,32 +150,33 @@ def worker_command(mpi_ranks: int) -> list[str]:
     return [mpirun, "-np", str(mpi_ranks), *command]
 
 
-def _atoms_dict(structure: Structure, settings: DFTSettings) -> dict[str, Any]:
+def _atoms_dict(structure: Structure, *, spinpol: bool) -> dict[str, Any]:
+    """Worker's ``atoms`` input; initial moments (μ_B) only for spin-polarised runs."""
     lattice = structure.lattice.matrix
-    data: dict[str, Any] = {
+    return {
         "numbers": [site.specie.Z for site in structure],
         "positions": structure.cart_coords.tolist(),
         "cell": lattice.tolist(),
         "pbc": list(structure.lattice.pbc),
-        "magmoms": None,
+        "magmoms": initial_magmoms(structure) if spinpol else None,
     }
-    if settings.spin_polarised:
-        data["magmoms"] = [
-            float(m)
-            for m in structure.site_properties.get("magmom", [DEFAULT_MAGMOM] * len(structure))
-        ]
-    return data
 
 
-def _structure_from_dict(data: dict[str, Any], like: Structure) -> Structure:
+def _structure_from_dict(
+    data: dict[str, Any], like: Structure, magmoms: list[float] | None
+) -> Structure:
+    """Relaxed structure; final moments (μ_B), if any, become its 'magmom' site property."""
     from pymatgen.core import Lattice, Structure
 
+    properties = dict(like.site_properties)
+    if magmoms is not None:
+        properties[MAGMOM_PROPERTY] = list(magmoms)
     return Structure(
         Lattice(data["cell"], pbc=tuple(data["pbc"])),
         [site.species for site in like],
         data["positions"],
         coords_are_cartesian=True,
-        site_properties=like.site_properties or None,
+        site_properties=properties or None,
     )
 
 
@@ -232,10 +255,12 @@ def run_gpaw_worker(
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
     kpts = kpoint_mesh(structure.lattice, settings.kspacing)
+    spinpol = spin_polarised(structure, settings)
+    ecut = plane_wave_cutoff(structure, settings)
     spec: dict[str, Any] = {
         "mode": mode,
-        "atoms": _atoms_dict(structure, settings),
-        "calculator": gpaw_parameters(settings, kpts),
+        "atoms": _atoms_dict(structure, spinpol=spinpol),
+        "calculator": gpaw_parameters(settings, kpts, spinpol=spinpol, ecut=ecut),
         "txt": LOG_FILE,
         "relax": None,
     }
@@ -280,11 +305,19 @@ def run_gpaw_worker(
             reason += f": {exception}"
         raise DFTCalculationError(GPAWEngine.name, directory, reason, _log_tail(directory))
 
-    final = structure if mode == "static" else _structure_from_dict(out["atoms"], structure)
+    site_moments = out.get("magmoms")
+    if mode == "static":
+        final = structure
+    else:
+        final = _structure_from_dict(out["atoms"], structure, site_moments)
     return StaticResult(
         structure=final,
         energy=float(out["energy"]),
         free_energy=float(out["free_energy"]),
+        ecut=ecut,
+        spin_polarised=spinpol,
+        magnetic_moment=None if out.get("magmom") is None else float(out["magmom"]),
+        magnetic_moments=None if site_moments is None else [float(m) for m in site_moments],
         forces=np.asarray(out["forces"], dtype=float).reshape(len(structure), 3),
         stress=np.asarray(out["stress"], dtype=float).reshape(3, 3),
         kpoints=kpts,

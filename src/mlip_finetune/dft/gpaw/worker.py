@@ -12,7 +12,10 @@ Input keys: ``mode`` ("static" or "relax"), ``atoms`` (numbers, positions Å, ce
 optional initial magmoms μ_B), ``calculator`` (GPAW keyword arguments, JSON), ``txt`` (GPAW
 log file name), ``relax`` (fmax eV/Å, relax_cell, max_steps, optimizer, trajectory, logfile).
 
-Output keys: ``energy`` and ``free_energy`` (eV), ``forces`` (n, 3; eV/Å), ``stress``
+Output keys: ``energy`` (σ → 0 extrapolated, ``get_potential_energy()``) and
+``free_energy`` (force-consistent, ``get_potential_energy(force_consistent=True)``) (eV),
+``magmom`` and ``magmoms`` (total and per-atom final moments, μ_B; null unless the run is
+spin-polarised), ``forces`` (n, 3; eV/Å), ``stress``
 (3, 3; eV/Å³, ASE sign convention), ``kpts`` (the calculator's k-point input), ``converged``
 (SCF), ``error`` (message or null), ``n_steps``, ``relax_converged``, ``atoms`` (final
 geometry, same keys as the input), ``bands`` (irreducible k-points, fractional, and their
@@ -122,8 +125,11 @@ def run(input_path: Path, output_path: Path) -> int:
             n_steps, relax_converged = _relax(atoms, spec["relax"], world)
         else:
             n_steps, relax_converged = 0, None
+        spinpol = bool(spec["calculator"].get("spinpol"))
         out |= {
             "energy": float(atoms.get_potential_energy()),
+            "magmom": float(atoms.get_magnetic_moment()) if spinpol else None,
+            "magmoms": atoms.get_magnetic_moments().tolist() if spinpol else None,
             "free_energy": float(atoms.get_potential_energy(force_consistent=True)),
             "forces": atoms.get_forces().tolist(),
             "stress": atoms.get_stress(voigt=False).tolist(),

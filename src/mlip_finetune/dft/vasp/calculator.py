@@ -65,7 +65,7 @@ class VaspStaticCalculator(StaticPerCallCalculator):
         Returns
         -------
         StaticOutput
-            VASP's energy (eV, σ → 0; also the free energy), forces (eV/Å), stress (eV/Å³,
+            VASP's σ → 0 energy and free energy TOTEN (eV), forces (eV/Å), stress (eV/Å³,
             ASE convention) and elapsed time (s).
 
         Raises
@@ -103,7 +103,7 @@ class VaspStaticCalculator(StaticPerCallCalculator):
                 DFTCode.VASP.value, directory, "the SCF did not converge (NELM reached)"
             )
         return StaticOutput(
-            energy=doc.energy,
+            energy=doc.energy if doc.energy_sigma0_ev is None else doc.energy_sigma0_ev,
             free_energy=doc.energy,
             forces=np.asarray(doc.forces, dtype=float),
             stress=np.asarray(doc.stress) / EV_PER_A3_TO_GPA,

@@ -149,6 +149,43 @@ def _scf_converged(calc: Any) -> bool:
     return 0 < len(steps[-1].electronic_steps or []) < nelm
 
 
+def vasp_energies(task_output: Any, calc: Any) -> tuple[float, float]:
+    """Return VASP's (free energy, σ → 0 energy) of the last ionic step (eV).
+
+    The free energy is ``TOTEN`` (vasprun ``e_fr_energy``), the energy whose derivatives
+    VASP's forces and stress are. pymatgen's ``Vasprun.final_energy``, which emmet stores as
+    ``TaskDoc.output.energy``, is ``e_0_energy`` (σ → 0, pymatgen ≥ 2020), so the free energy
+    is read explicitly from the ionic step.
+
+    Parameters
+    ----------
+    task_output
+        ``TaskDoc.output`` (its ``energy`` is the σ → 0 energy).
+    calc
+        ``TaskDoc.calcs_reversed[0]``, whose ``output.ionic_steps`` hold ``e_fr_energy``.
+
+    Returns
+    -------
+    tuple of float
+        (free energy, σ → 0 energy) in eV; the free energy falls back to the σ → 0 energy
+        when the ionic steps were not stored.
+    """
+    sigma0 = float(task_output.energy)
+    steps = calc.output.ionic_steps or []
+    free = getattr(steps[-1], "e_fr_energy", None) if steps else None
+    return (sigma0 if free is None else float(free)), sigma0
+
+
+def _vasp_moments(calc: Any, order: list[int]) -> tuple[float | None, list[float] | None]:
+    """Total (OUTCAR ``number of electron … magnetization``) and per-site moments (μ_B)."""
+    outcar = calc.output.outcar or {}
+    total = outcar.get("total_magnetization") if isinstance(outcar, dict) else None
+    structure = calc.output.structure
+    sites = structure.site_properties.get("magmom") if structure is not None else None
+    per_site = None if sites is None else [float(sites[j]) for j in order]
+    return (None if total is None else float(total)), per_site
+
+
 def static_document_from_task(
     task_doc: TaskDoc | dict,
     structure: Structure,
@@ -174,9 +211,12 @@ def static_document_from_task(
     Returns
     -------
     StaticDocument
-        Energy (eV, VASP's energy extrapolated to σ → 0, ``e_0_energy``), forces (eV/Å) and
-        stress (GPa, tensile > 0; see :func:`vasp_stress_to_gpa`) in the caller's site
-        order; the input structure for a static, the relaxed one for a relaxation.
+        Energy (eV): VASP's free energy ``TOTEN`` (``e_fr_energy``, :func:`vasp_energies`),
+        the energy consistent with forces and stress, which is the training energy; both
+        ``free_energy_ev`` and ``energy_sigma0_ev`` (``e_0_energy``) are recorded. Forces
+        (eV/Å) and stress (GPa, tensile > 0; see :func:`vasp_stress_to_gpa`) in the caller's
+        site order; ``spin_polarised`` (ISPIN 2) and the final moments (μ_B, OUTCAR) when
+        VASP wrote them; the input structure for a static, the relaxed one for a relaxation.
         ``settings`` records the INCAR VASP read (custodian's corrections included), the
         POTCARs, the mesh and the run type; ``wall_time_s`` is VASP's elapsed time from the
         OUTCAR (0 if absent); ``converged`` is the SCF convergence of the last ionic step.
@@ -225,10 +265,18 @@ def static_document_from_task(
         "run_type": str(calc.run_type),
     }
     run_stats = calc.output.run_stats
+    free_energy, sigma0 = vasp_energies(output, calc)
+    spin = int(incar.get("ISPIN", 1) or 1) == 2  # noqa: PLR2004 (VASP's ISPIN code)
+    total_moment, moments = _vasp_moments(calc, order) if spin else (None, None)
     return StaticDocument(
         label=label,
         structure=final_structure,
-        energy=float(output.energy),
+        energy=free_energy,
+        free_energy_ev=free_energy,
+        energy_sigma0_ev=sigma0,
+        spin_polarised=spin,
+        magnetic_moment_total_mub=total_moment,
+        magnetic_moments_mub=moments,
         forces=np.asarray(output.forces, dtype=float)[order].tolist(),
         stress=vasp_stress_to_gpa(output.stress).tolist(),
         engine=DFTCode.VASP.value,

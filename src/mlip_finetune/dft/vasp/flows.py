@@ -64,7 +64,7 @@ class TaggedEosMaker(_TagsItsFlows, EosMaker):
 
 
 def paper_relax_maker(
-    name: str = "vasp relax", *, spin_polarised: bool = False, **incar_updates: Any
+    name: str = "vasp relax", *, spin_polarised: bool | None = None, **incar_updates: Any
 ) -> VaspRelaxMaker:
     """Return a :class:`VaspRelaxMaker` with :func:`paper_relax_incar` plus ``incar_updates``.
 
@@ -73,7 +73,8 @@ def paper_relax_maker(
     name
         Job name.
     spin_polarised
-        Collinear spin polarisation.
+        Collinear spin polarisation; None decides per structure (ISPIN
+        :data:`~mlip_finetune.dft.vasp.sets.ISPIN_AUTO`).
     **incar_updates
         INCAR tags replacing the preset's (e.g. ``ISIF=2``).
 
@@ -87,7 +88,7 @@ def paper_relax_maker(
 
 
 def paper_double_relax_maker(
-    name: str = "vasp relax", *, spin_polarised: bool = False
+    name: str = "vasp relax", *, spin_polarised: bool | None = None
 ) -> DoubleRelaxMaker:
     """Return atomate2's ``DoubleRelaxMaker`` of :func:`paper_relax_maker`.
 
@@ -96,7 +97,8 @@ def paper_double_relax_maker(
     name
         Name of both relaxations; atomate2 names the jobs ``"<name> 1"`` and ``"<name> 2"``.
     spin_polarised
-        Collinear spin polarisation.
+        Collinear spin polarisation; None decides per structure (ISPIN
+        :data:`~mlip_finetune.dft.vasp.sets.ISPIN_AUTO`).
 
     Returns
     -------
@@ -108,7 +110,7 @@ def paper_double_relax_maker(
     )
 
 
-def paper_phonon_maker(*, spin_polarised: bool = False) -> PhononMaker:
+def paper_phonon_maker(*, spin_polarised: bool | None = None) -> PhononMaker:
     """Return atomate2's VASP ``PhononMaker`` with the paper's reference-phonon settings.
 
     Paper §4.1: phonopy finite displacements in cubic supercells with sides of at least
@@ -117,7 +119,8 @@ def paper_phonon_maker(*, spin_polarised: bool = False) -> PhononMaker:
     Parameters
     ----------
     spin_polarised
-        Collinear spin polarisation of every VASP job.
+        Collinear spin polarisation of every VASP job; None decides per structure (ISPIN
+        :data:`~mlip_finetune.dft.vasp.sets.ISPIN_AUTO`).
 
     Returns
     -------
@@ -154,7 +157,7 @@ def paper_phonon_maker(*, spin_polarised: bool = False) -> PhononMaker:
     )
 
 
-def paper_elastic_maker(*, spin_polarised: bool = False) -> ElasticMaker:
+def paper_elastic_maker(*, spin_polarised: bool | None = None) -> ElasticMaker:
     """Return atomate2's VASP ``ElasticMaker`` with the paper's reference settings.
 
     Paper §4.1: elastic constants from atomate2's ``ElasticMaker`` with a force threshold
@@ -163,7 +166,8 @@ def paper_elastic_maker(*, spin_polarised: bool = False) -> ElasticMaker:
     Parameters
     ----------
     spin_polarised
-        Collinear spin polarisation of every VASP job.
+        Collinear spin polarisation of every VASP job; None decides per structure (ISPIN
+        :data:`~mlip_finetune.dft.vasp.sets.ISPIN_AUTO`).
 
     Returns
     -------
@@ -185,7 +189,7 @@ def paper_elastic_maker(*, spin_polarised: bool = False) -> ElasticMaker:
     )
 
 
-def paper_eos_maker(*, spin_polarised: bool = False) -> EosMaker:
+def paper_eos_maker(*, spin_polarised: bool | None = None) -> EosMaker:
     """Return atomate2's VASP ``EosMaker`` for the EOS protocol with the paper's settings.
 
     Volumes −5 … +5 % in 1 % steps around the relaxed cell, each relaxed at fixed volume
@@ -197,7 +201,8 @@ def paper_eos_maker(*, spin_polarised: bool = False) -> EosMaker:
     Parameters
     ----------
     spin_polarised
-        Collinear spin polarisation of every VASP job.
+        Collinear spin polarisation of every VASP job; None decides per structure (ISPIN
+        :data:`~mlip_finetune.dft.vasp.sets.ISPIN_AUTO`).
 
     Returns
     -------

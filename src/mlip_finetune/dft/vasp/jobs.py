@@ -142,13 +142,13 @@ class VaspRelaxMaker(RelaxMaker):
     input_set_generator: PaperRelaxSetGenerator = field(default_factory=PaperRelaxSetGenerator)
 
 
-def phase_transition_static_maker(*, spin_polarised: bool = False) -> VaspStaticMaker:
+def phase_transition_static_maker(*, spin_polarised: bool | None = None) -> VaspStaticMaker:
     """Return the VASP static maker of the mode-following statics (paper §4.6).
 
     Parameters
     ----------
     spin_polarised
-        Collinear spin polarisation.
+        Collinear spin polarisation; None decides per structure.
 
     Returns
     -------

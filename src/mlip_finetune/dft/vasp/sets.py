@@ -24,6 +24,18 @@ anyway. For a spacing given without the 2π, multiply it by 2π first
 
 POTCARs are PBE PAW datasets of the ``PBE_54`` set with atomate2's element choices; VASP needs
 them in ``PMG_VASP_PSP_DIR`` (pymatgen's setting) on the machine that writes the inputs.
+
+Spin polarisation: by default (``spin_polarised=None``, the preset's ``ISPIN`` is
+:data:`ISPIN_AUTO`) each structure is decided by
+:func:`mlip_finetune.dft.magnetism.is_magnetic`, the rule the GPAW engine uses: ISPIN 2 for
+structures with a magnetic element or a non-zero ``magmom`` site property, with atomate2's
+own MAGMOM (its base set's Materials Project table, a ``magmom`` site property first, as
+:func:`~mlip_finetune.dft.magnetism.initial_magmoms`), ISPIN 1 (and no MAGMOM) otherwise.
+
+Smearing: ISMEAR/SIGMA come from the smearing setting of
+:class:`~mlip_finetune.dft.settings.DFTSettings` (:func:`smearing_incar`); the presets use
+:meth:`DFTSettings.paper() <mlip_finetune.dft.settings.DFTSettings.paper>`'s, a Gaussian of
+0.05 eV (ISMEAR 0, SIGMA 0.05), so GPAW at the paper preset and VASP smear alike.
 """
 
 from __future__ import annotations
@@ -35,7 +47,8 @@ from typing import TYPE_CHECKING, Any
 from atomate2.vasp.sets.core import RelaxSetGenerator, StaticSetGenerator
 from pymatgen.io.vasp import Incar, Kpoints
 
-from mlip_finetune.dft.settings import kpoint_mesh
+from mlip_finetune.dft.magnetism import is_magnetic
+from mlip_finetune.dft.settings import PAPER_SMEARING, PAPER_SMEARING_WIDTH, kpoint_mesh
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -62,6 +75,57 @@ PAPER_ELASTIC_FMAX: float = 1e-3
 PAPER_EOS_VOLUME_RANGE: tuple[float, float] = (-0.05, 0.05)
 #: Number of EOS volumes (1 % steps over :data:`PAPER_EOS_VOLUME_RANGE`).
 PAPER_EOS_N_VOLUMES: int = 11
+#: Preset value of ISPIN that the input-set generators resolve per structure (1 or 2,
+#: :func:`~mlip_finetune.dft.magnetism.is_magnetic`); never written to an INCAR.
+ISPIN_AUTO: str = "auto"
+#: VASP ISMEAR of each :attr:`DFTSettings.smearing <mlip_finetune.dft.settings.DFTSettings>`.
+VASP_ISMEAR: dict[str, int] = {"fermi-dirac": -1, "gaussian": 0}
+
+
+def smearing_incar(smearing: str, width: float) -> dict[str, Any]:
+    """Return the INCAR tags of an occupation smearing.
+
+    Parameters
+    ----------
+    smearing
+        :attr:`DFTSettings.smearing <mlip_finetune.dft.settings.DFTSettings>`:
+        ``"fermi-dirac"`` or ``"gaussian"``.
+    width
+        Smearing width (eV): k_B·T or σ.
+
+    Returns
+    -------
+    dict
+        ``ISMEAR`` (:data:`VASP_ISMEAR`) and ``SIGMA`` (eV).
+
+    Raises
+    ------
+    ValueError
+        If the smearing has no VASP counterpart.
+    """
+    if smearing not in VASP_ISMEAR:
+        raise ValueError(
+            f"Smearing {smearing!r} has no VASP ISMEAR; use one of {list(VASP_ISMEAR)}."
+        )
+    return {"ISMEAR": VASP_ISMEAR[smearing], "SIGMA": float(width)}
+
+
+def ispin_tag(spin_polarised: bool | None) -> int | str:
+    """Return the preset ISPIN: 2, 1, or :data:`ISPIN_AUTO` (decided per structure).
+
+    Parameters
+    ----------
+    spin_polarised
+        True, False, or None for the per-structure rule.
+
+    Returns
+    -------
+    int or str
+        2, 1 or :data:`ISPIN_AUTO`.
+    """
+    if spin_polarised is None:
+        return ISPIN_AUTO
+    return 2 if spin_polarised else 1
 
 
 def kspacing_from_inverse_length(spacing: float) -> float:
@@ -92,7 +156,12 @@ def kspacing_from_inverse_length(spacing: float) -> float:
     return 2.0 * math.pi * spacing
 
 
-def paper_static_incar(*, spin_polarised: bool = False) -> dict[str, Any]:
+def paper_static_incar(
+    *,
+    spin_polarised: bool | None = None,
+    smearing: str = PAPER_SMEARING,
+    smearing_width: float = PAPER_SMEARING_WIDTH,
+) -> dict[str, Any]:
     """Return the INCAR updates of the paper's reference statics (§4.1).
 
     Applied on top of atomate2's base set (whose functional is PBEsol, ``GGA = PS``, and
@@ -101,15 +170,20 @@ def paper_static_incar(*, spin_polarised: bool = False) -> dict[str, Any]:
     Parameters
     ----------
     spin_polarised
-        Collinear spin polarisation (ISPIN 2, atomate2's initial MAGMOM); the paper's
-        materials are non-magnetic, so the default is ISPIN 1.
+        Collinear spin polarisation: None (default) decides per structure (ISPIN
+        :data:`ISPIN_AUTO`, module docstring), True forces ISPIN 2 with atomate2's initial
+        MAGMOM, False ISPIN 1.
+    smearing, smearing_width
+        Occupation smearing and its width (eV), :func:`smearing_incar`; the paper's Gaussian
+        of 0.05 eV by default.
 
     Returns
     -------
     dict
-        PBE (GGA PE), ENCUT 520 eV, EDIFF 1e-8 eV, PREC Accurate, LREAL False, Gaussian
-        smearing of 0.05 eV (ISMEAR 0, valid for metals and insulators and with any number
-        of k-points, unlike the tetrahedron method of atomate2's statics), ISYM 0 (rattled
+        PBE (GGA PE), ENCUT 520 eV, EDIFF 1e-8 eV, PREC Accurate, LREAL False, the smearing
+        (by default Gaussian of 0.05 eV, ISMEAR 0, valid for metals and insulators and with
+        any number of k-points, unlike the tetrahedron method of atomate2's statics), ISYM 0
+        (rattled
         and displaced cells are not symmetrised), a static (NSW 0, IBRION -1) with the full
         stress tensor (ISIF 2), ALGO Normal (atomate2's choice for phonon statics), no
         charge density, potential, wavefunction or projection files.
@@ -122,9 +196,8 @@ def paper_static_incar(*, spin_polarised: bool = False) -> dict[str, Any]:
         "PREC": "Accurate",
         "LREAL": False,
         "ALGO": "Normal",
-        "ISMEAR": 0,
-        "SIGMA": 0.05,
-        "ISPIN": 2 if spin_polarised else 1,
+        **smearing_incar(smearing, smearing_width),
+        "ISPIN": ispin_tag(spin_polarised),
         "ISYM": 0,
         "NSW": 0,
         "IBRION": -1,
@@ -139,7 +212,7 @@ def paper_static_incar(*, spin_polarised: bool = False) -> dict[str, Any]:
     }
 
 
-def phase_transition_static_incar(*, spin_polarised: bool = False) -> dict[str, Any]:
+def phase_transition_static_incar(*, spin_polarised: bool | None = None) -> dict[str, Any]:
     """Return the INCAR updates of the mode-following statics of paper §4.6.
 
     Parameters
@@ -158,7 +231,7 @@ def phase_transition_static_incar(*, spin_polarised: bool = False) -> dict[str, 
     }
 
 
-def paper_relax_incar(*, spin_polarised: bool = False) -> dict[str, Any]:
+def paper_relax_incar(*, spin_polarised: bool | None = None) -> dict[str, Any]:
     """Return the INCAR updates of the paper's structural relaxations (§4.1).
 
     Parameters
@@ -219,6 +292,24 @@ class _PresetMixin:
     user_incar_settings: dict
     structure: Structure | None
 
+    def resolved_preset(self) -> dict[str, Any]:
+        """Return the preset with an ISPIN of :data:`ISPIN_AUTO` decided for the structure.
+
+        Returns
+        -------
+        dict
+            The preset; ISPIN 2 for a magnetic structure
+            (:func:`~mlip_finetune.dft.magnetism.is_magnetic`), else 1. Without a structure
+            an automatic ISPIN is left out.
+        """
+        preset = dict(self.preset_incar)
+        if preset.get("ISPIN") == ISPIN_AUTO:
+            if self.structure is None:
+                preset.pop("ISPIN")
+            else:
+                preset["ISPIN"] = 2 if is_magnetic(self.structure) else 1
+        return preset
+
     @property
     def incar_updates(self) -> dict[str, Any]:
         """Return atomate2's updates of this calculation type, then the preset's.
@@ -226,9 +317,9 @@ class _PresetMixin:
         Returns
         -------
         dict
-            INCAR updates (``None`` removes a tag).
+            INCAR updates (``None`` removes a tag), ISPIN resolved (:meth:`resolved_preset`).
         """
-        return super().incar_updates | self.preset_incar  # type: ignore[misc]
+        return super().incar_updates | self.resolved_preset()  # type: ignore[misc]
 
     @property
     def incar(self) -> Incar:
@@ -240,7 +331,7 @@ class _PresetMixin:
             The generated INCAR.
         """
         incar = super().incar  # type: ignore[misc]
-        for key, value in self.preset_incar.items():
+        for key, value in self.resolved_preset().items():
             if key in self.user_incar_settings:
                 continue
             if value is None:
