@@ -84,3 +84,14 @@ def test_cluster_commands_name_a_missing_project(tmp_path, make_project):
         result = runner.invoke(_app(), [*args, "--project", "nope"])
         assert result.exit_code == 2, args
         assert "jobflow-remote project nope not found" in " ".join(result.output.split())
+
+
+def test_cli_submit_checks_the_input_at_the_door(tmp_path, si_primitive, random_mace_si):
+    from pymatgen.core import Lattice, Structure
+
+    cif = tmp_path / "close.cif"
+    Structure(Lattice.cubic(5), ["Si", "Si"], [[0, 0, 0], [0.11 / 5, 0, 0]]).to(filename=str(cif))
+    result = runner.invoke(_app(), ["submit", str(cif), "-f", str(random_mace_si), "--dry-run"])
+    assert result.exit_code == 2
+    assert "sites 0 (Si) and 1 (Si) are 0.110 Å apart" in " ".join(result.output.split())
+    assert "Traceback" not in result.output

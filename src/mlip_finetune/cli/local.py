@@ -22,14 +22,20 @@ from mlip_finetune.cli.options import (
     console,
     fail,
     read_structure,
+    readable_command,
+    readable_errors,
     resolve_foundation,
     setup_logging,
     split_names,
 )
 
 if TYPE_CHECKING:
-    from jobflow import JobStore
+    from jobflow import Flow, JobStore
     from pydantic import BaseModel
+    from pymatgen.core import Structure
+
+    from mlip_finetune.flows.material import MaterialFlowMaker
+    from mlip_finetune.foundation import FoundationModel
 
 
 def run(  # noqa: PLR0917  (typer maps options to parameters)
@@ -70,53 +76,68 @@ def run(  # noqa: PLR0917  (typer maps options to parameters)
     no_fallback: Annotated[
         bool, typer.Option("--no-fallback", help="Fail instead of using the stand-in.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Build and check the whole flow, print its jobs by stage with the DFT "
+            "calculations they will run, and exit: no stand-in build, no DFT, no training.",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run the whole per-material pipeline locally and print the comparison table."""
-    setup_logging(verbose=verbose)
-    from jobflow import run_locally
+    """Run the whole per-material pipeline locally and print the comparison table.
 
+    Every input is checked before anything runs (the structure, the foundation's and the DFT
+    engine's elements, the preset's DFT cell sizes: :mod:`mlip_finetune.flows.validation`);
+    a bad one exits with code 2 and a one-line message (the traceback with ``-v``).
+    """
+    setup_logging(verbose=verbose)
+    from mlip_finetune.core.resume import run_locally_resumable
     from mlip_finetune.core.store import local_store
     from mlip_finetune.flows.presets import material_flow_maker
 
-    structure = read_structure(structure_file)
-    label = label or structure_file.stem
-    foundation = resolve_foundation(
-        foundation_model, structure, allow_standin_fallback=not no_fallback
-    )
-    workdir = workdir.resolve()
-    run_dir = workdir / f"{label}_{time.strftime('%Y%m%d-%H%M%S')}"
-    store_path = (store or workdir / "store").resolve()
-    if replay_file is not None and not replay_file.is_file():
-        raise typer.BadParameter(f"replay file {replay_file} does not exist")
-    try:
-        maker = material_flow_maker(
-            preset,
-            strategies=split_names(strategies),
-            device=device,
-            report_dir=str(run_dir / "report"),
-            replay_file=str(replay_file.resolve()) if replay_file else None,
-            data_efficiency=data_efficiency,
-            data_efficiency_strategies=split_names(curve_strategies),
-            distil=distil,
-            properties=properties,
-            forgetting=forgetting,
-            dft_engine=dft_engine,
+    start = time.perf_counter()
+    with readable_errors(verbose=verbose):
+        structure = read_structure(structure_file)
+        label = label or structure_file.stem
+        foundation = resolve_foundation(
+            foundation_model, structure, allow_standin_fallback=not no_fallback, dry_run=dry_run
         )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    flow = maker.make(structure, foundation, label=label)
+        workdir = workdir.resolve()
+        run_dir = workdir / f"{label}_{time.strftime('%Y%m%d-%H%M%S')}"
+        store_path = (store or workdir / "store").resolve()
+        if replay_file is not None and not replay_file.is_file():
+            raise typer.BadParameter(f"replay file {replay_file} does not exist")
+        try:
+            maker = material_flow_maker(
+                preset,
+                strategies=split_names(strategies),
+                device=device,
+                report_dir=str(run_dir / "report"),
+                replay_file=str(replay_file.resolve()) if replay_file else None,
+                data_efficiency=data_efficiency,
+                data_efficiency_strategies=split_names(curve_strategies),
+                distil=distil,
+                properties=properties,
+                forgetting=forgetting,
+                dft_engine=dft_engine,
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        flow = maker.make(structure, foundation, label=label)
+        if dry_run:
+            _print_dry_run(flow, structure, maker, foundation, f"{label}, preset {preset}")
+            console.print(f"dry run: nothing computed ({time.perf_counter() - start:.1f} s)")
+            return
     console.rule(f"[bold]{label}: {len(flow.jobs)} stages, preset {preset}")
     start = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
-    responses = run_locally(
-        flow,
-        store=local_store(store_path),
-        create_folders=True,
-        root_dir=run_dir,
-        log=False,
-        ensure_success=False,
+    # a rerun after a kill reuses every finished job whose inputs are unchanged
+    responses, reuse = run_locally_resumable(
+        flow, store=local_store(store_path), root_dir=run_dir, create_folders=True
     )
+    console.print(reuse.line(), soft_wrap=True)  # one line, for scripts too
     report_uuid = flow.output.uuid
     if report_uuid not in responses:
         console.print(
@@ -129,6 +150,35 @@ def run(  # noqa: PLR0917  (typer maps options to parameters)
     console.print(f"total wall time: {time.perf_counter() - start:.0f} s")
     console.print(f"plots: {report.report_dir}")
     console.print(f"store: {store_path}   (mlip-finetune results --store {store_path})")
+
+
+def _print_dry_run(
+    flow: Flow,
+    structure: Structure,
+    maker: MaterialFlowMaker,
+    foundation: FoundationModel,
+    title: str,
+) -> None:
+    """Print a built flow's jobs by stage and the DFT calculations each stage will run."""
+    from mlip_finetune.flows.validation import dft_workload, jobs_by_stage
+    from mlip_finetune.schemas.jobs import Stage
+
+    workload = dft_workload(structure, maker)
+    stages = jobs_by_stage(flow)
+    table = Table(title=f"dry run {title}: {sum(map(len, stages.values()))} jobs")
+    for col in ("stage", "jobs", "DFT calculations at run time"):
+        table.add_column(col)
+    for stage, names in stages.items():
+        dft = "; ".join(b.text for b in workload.by_stage(Stage(stage)))
+        table.add_row(stage, ", ".join(names), dft)
+    console.print(table)
+    n_dft = sum(b.n_calculations for b in workload.batches)
+    console.print(
+        f"{workload.unit_cell.composition.reduced_formula}: {len(workload.unit_cell)} atoms in "
+        f"the primitive cell; {n_dft} DFT calculations, the largest {workload.max_atoms} atoms "
+        f"(phonon supercell {workload.phonon_matrix}); foundation {foundation.display_name}: "
+        f"{foundation.path}"
+    )
 
 
 def _print_table(table: tuple) -> None:
@@ -214,6 +264,7 @@ def _stored_reports(store: Path, material: str | None, project: str | None) -> l
         fail(exc)
 
 
+@readable_command
 def results(
     store: Annotated[Path, typer.Option(help="Results store directory.")] = (
         DEFAULT_WORKDIR / "store"
@@ -255,6 +306,7 @@ def results(
         _print_table(stability_summary(list(latest.values())))
 
 
+@readable_command
 def report(
     material: Annotated[str, typer.Argument(help="Material label (as in `results`).")],
     store: Annotated[Path, typer.Option(help="Results store directory.")] = (

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from mlip_finetune.core.errors import MlipFinetuneError
+
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from pymatgen.core import Structure
 
     from mlip_finetune.foundation import FoundationModel
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # Wide enough for the comparison tables when output is not a terminal (logs, CI, pipes).
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -121,26 +130,65 @@ def fail(exc: Exception, code: int = 2) -> NoReturn:
     raise typer.Exit(code=code) from exc
 
 
-def read_structure(path: Path) -> Structure:
-    """Read a crystal structure from any pymatgen format.
+@contextmanager
+def readable_errors(*, verbose: bool = False) -> Iterator[None]:
+    """Turn any :class:`~mlip_finetune.core.errors.MlipFinetuneError` into a one-line exit.
+
+    Parameters
+    ----------
+    verbose
+        Also print the traceback (``-v``).
+
+    Yields
+    ------
+    None
 
     Raises
     ------
-    typer.BadParameter
-        If the file does not exist or holds no readable structure.
+    typer.Exit
+        Code 2, after printing the error's message in red (:func:`fail`).
     """
-    from pymatgen.core import Structure
-
-    if not path.is_file():
-        raise typer.BadParameter(f"structure file {path} does not exist")
     try:
-        return Structure.from_file(path)
-    except Exception as exc:
-        raise typer.BadParameter(f"cannot read a crystal structure from {path}: {exc}") from exc
+        yield
+    except MlipFinetuneError as exc:
+        if verbose:
+            console.print_exception(show_locals=False)
+        fail(exc)
+
+
+def readable_command(command: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a command so that a project error exits 2 with one line (:func:`readable_errors`).
+
+    The command's ``verbose`` argument, if it has one and it is set, adds the traceback.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with readable_errors(verbose=bool(kwargs.get("verbose"))):
+            return command(*args, **kwargs)
+
+    return wrapper
+
+
+def read_structure(path: Path) -> Structure:
+    """Read a crystal structure from a file and check it at the door.
+
+    Reading is :func:`~mlip_finetune.core.validation.read_structure_file` (any pymatgen
+    format, and ASE's), the checks :func:`~mlip_finetune.core.validation.validate_structure`.
+
+    Raises
+    ------
+    mlip_finetune.core.validation.StructureError
+        If the file does not exist, holds no readable structure, or the structure is
+        non-periodic, disordered or has atoms too close.
+    """
+    from mlip_finetune.core.validation import read_structure_file, validate_structure
+
+    return validate_structure(read_structure_file(path))
 
 
 def resolve_foundation(
-    spec: str, structure: Structure, *, allow_standin_fallback: bool
+    spec: str, structure: Structure, *, allow_standin_fallback: bool, dry_run: bool = False
 ) -> FoundationModel:
     """Resolve the foundation model of a command, or build the stand-in.
 
@@ -152,6 +200,8 @@ def resolve_foundation(
         The material (the stand-in must cover its elements).
     allow_standin_fallback
         Fall back to the stand-in (loudly) when the model cannot be had.
+    dry_run
+        Do not build a stand-in: return :func:`standin_placeholder` instead.
 
     Returns
     -------
@@ -161,6 +211,8 @@ def resolve_foundation(
     ------
     typer.Exit
         Code 2, if the model is unavailable and no fallback is allowed.
+    mlip_finetune.foundation.UnsupportedElementError
+        If the stand-in's teacher lacks an element (before anything is built).
     """
     from mlip_finetune.foundation import (
         STANDIN,
@@ -169,7 +221,7 @@ def resolve_foundation(
     )
 
     if spec == STANDIN:
-        return build_standin(structure)
+        return standin_placeholder(structure) if dry_run else build_standin(structure)
     try:
         return resolve_foundation_model(spec)
     except FoundationModelUnavailableError as exc:
@@ -182,7 +234,35 @@ def resolve_foundation(
             "NOT those of MACE-MP-0b3 and are labelled 'stand-in' everywhere.[/]"
         )
         console.rule()
-        return build_standin(structure)
+        return standin_placeholder(structure) if dry_run else build_standin(structure)
+
+
+def standin_placeholder(structure: Structure) -> FoundationModel:
+    """Return the stand-in foundation of a material without building it (``--dry-run``).
+
+    The cached stand-in if there is one; otherwise a placeholder pointing at where it would
+    be cached (:func:`~mlip_finetune.fitting.standin.standin_model_path`), with no SHA-256.
+    The door checks a placeholder against the teacher's element table only.
+
+    Raises
+    ------
+    mlip_finetune.foundation.UnsupportedElementError
+        If the teacher (CHGNet) lacks an element of the material.
+    """
+    from mlip_finetune.fitting.standin import standin_model_path
+    from mlip_finetune.foundation import STANDIN, FoundationModel
+    from mlip_finetune.foundation.elements import check_teacher_elements
+
+    check_teacher_elements(el.Z for el in structure.composition.elements)
+    path = standin_model_path(structure)
+    built = path.is_file()
+    return FoundationModel(
+        name=STANDIN,
+        path=str(path),
+        sha256="0" * 64,
+        is_standin=True,
+        description=f"STAND-IN ({'cached' if built else 'not built yet'}; dry run)",
+    )
 
 
 def build_standin(structure: Structure) -> FoundationModel:

@@ -26,10 +26,12 @@ from mlip_finetune.cli.options import (
     console,
     fail,
     read_structure,
+    readable_command,
     resolve_foundation,
     setup_logging,
     split_names,
 )
+from mlip_finetune.core.errors import MlipFinetuneError
 
 if TYPE_CHECKING:
     from mlip_finetune.remote import MaterialStatus, Submission, WorkerRouting
@@ -43,6 +45,7 @@ _STATE_STYLE = {
 }
 
 
+@readable_command
 def submit(  # noqa: PLR0917  (typer maps options to parameters)
     structure_file: Annotated[Path, typer.Argument(help="CIF, POSCAR or any pymatgen format.")],
     foundation_model: Annotated[
@@ -112,7 +115,9 @@ def submit(  # noqa: PLR0917  (typer maps options to parameters)
         routing = routing_for_project(load_project(project))
     except RemoteSetupError as exc:
         fail(exc)
-    foundation = resolve_foundation(foundation_model, structure, allow_standin_fallback=False)
+    foundation = resolve_foundation(
+        foundation_model, structure, allow_standin_fallback=False, dry_run=dry_run
+    )
     submission = None
     try:
         maker = material_flow_maker(
@@ -136,6 +141,8 @@ def submit(  # noqa: PLR0917  (typer maps options to parameters)
             jobs = submission.jobs
     except RemoteSetupError as exc:
         fail(exc)
+    except MlipFinetuneError:
+        raise  # one line, exit 2 (readable_command)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     _print_routing(f"{label}: {len(jobs)} jobs, preset {preset}", jobs, routing)

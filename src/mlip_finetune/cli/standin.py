@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from mlip_finetune.cli.options import console, read_structure, setup_logging
+from mlip_finetune.cli.options import console, read_structure, readable_command, setup_logging
 
 
+@readable_command
 def standin_build(
     structure_file: Annotated[Path, typer.Argument(help="The material the stand-in must cover.")],
     force: Annotated[bool, typer.Option(help="Rebuild even if cached.")] = False,

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlip_finetune.core.errors import InputError
 from mlip_finetune.core.provenance import sha256_file
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ _FILE_HASHES: dict[tuple[str, int, int], str] = {}
 _CALCULATORS: OrderedDict[tuple[str, str, str], Calculator] = OrderedDict()
 
 
-class ModelFileNotFoundError(FileNotFoundError):
+class ModelFileNotFoundError(InputError, FileNotFoundError):
     """A MACE model file that a job needs is not on disk."""
 
 

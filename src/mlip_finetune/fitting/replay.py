@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlip_finetune.core.errors import InputError
 from mlip_finetune.core.labelling import label_with_model
 from mlip_finetune.data.replay import prototype_structures, replay_structures
 from mlip_finetune.fitting.dataset import ENERGY_KEY, FORCES_KEY, STRESS_KEY, write_extxyz
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 
-class ReplayFileError(ValueError):
+class ReplayFileError(InputError):
     """A replay file is missing, empty or has no energy/force/stress labels."""
 
 

@@ -27,6 +27,7 @@ from mlip_finetune.core.provenance import package_versions, sha256_file
 from mlip_finetune.fitting.distillation import train_student
 from mlip_finetune.fitting.strategies import FOUNDATION_ONLY_FIELDS
 from mlip_finetune.foundation import STANDIN, FoundationModel
+from mlip_finetune.foundation.elements import check_teacher_elements
 from mlip_finetune.schemas.fitting import TrainSettings
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ __all__ = [
     "build_standin_foundation",
     "chgnet_calculator",
     "label_with_chgnet",
+    "standin_model_path",
     "standin_structures",
 ]
 
@@ -196,6 +198,30 @@ def label_with_chgnet(structures: list[Structure]) -> list[StaticDocument]:
     )
 
 
+def standin_model_path(
+    structure: Structure,
+    cache_dir: str | Path | None = None,
+    settings: StandinSettings | None = None,
+) -> Path:
+    """Return where the stand-in of a material is (or would be) cached; builds nothing.
+
+    Parameters
+    ----------
+    structure, cache_dir, settings
+        As for :func:`build_standin_foundation`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<cache_dir>/standin/<key>/standin.model``.
+    """
+    from mlip_finetune.core.settings import get_settings
+
+    settings = settings or StandinSettings()
+    root = Path(cache_dir) if cache_dir is not None else get_settings().cache_dir
+    return root / "standin" / _key(structure, settings) / "standin.model"
+
+
 def build_standin_foundation(
     structure: Structure,
     cache_dir: str | Path | None = None,
@@ -224,15 +250,15 @@ def build_standin_foundation(
 
     Raises
     ------
+    UnsupportedElementError
+        If the teacher (CHGNet) lacks an element of the material, before anything is built.
     RuntimeError
         If a cached model does not match its recorded sha256.
     """
-    from mlip_finetune.core.settings import get_settings
-
+    check_teacher_elements(el.Z for el in structure.composition.elements)
+    model_path = standin_model_path(structure, cache_dir, settings)
     settings = settings or StandinSettings()
-    root = Path(cache_dir) if cache_dir is not None else get_settings().cache_dir
-    directory = root / "standin" / _key(structure, settings)
-    model_path = directory / "standin.model"
+    directory = model_path.parent
     report_path = directory / "standin.json"
     if model_path.is_file() and report_path.is_file() and not force:
         report = StandinReport.model_validate_json(report_path.read_text())

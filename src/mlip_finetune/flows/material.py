@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from jobflow import Flow, Job, Maker
 
+from mlip_finetune.core.errors import InputError
 from mlip_finetune.data.jobs import TrainingDataMaker, frame_structures, make_frame_structures
 from mlip_finetune.dft.jobs import DFTRelaxMaker, DFTStaticMaker, ReferenceStaticsMaker
 from mlip_finetune.evaluation.forgetting import forgetting_check
@@ -17,6 +18,7 @@ from mlip_finetune.fitting.distillation import SurrogateMaker  # noqa: TC001
 from mlip_finetune.fitting.jobs import FineTuneMaker
 from mlip_finetune.fitting.strategies import FineTuneStrategy
 from mlip_finetune.flows.reference import dft_reference_phonons, phonon_displacements
+from mlip_finetune.flows.validation import validate_material
 from mlip_finetune.report.jobs import material_report
 from mlip_finetune.schemas.jobs import JobKind, Stage, tag_job
 
@@ -117,6 +119,12 @@ class MaterialFlowMaker(Maker):
         jobs.
     forgetting
         Run the forgetting check (:func:`~mlip_finetune.evaluation.forgetting.forgetting_check`).
+    max_dft_atoms
+        Most atoms in one DFT static (training frame or phonon displacement); a larger cell
+        is refused by :meth:`make` (:class:`~mlip_finetune.flows.validation.DFTSizeError`).
+        None: no limit. The presets set it (``PresetSizes.max_dft_atoms``).
+    preset
+        Name of the preset that configured this maker (for messages only); None if none.
     """
 
     name: str = "finetune material"
@@ -137,6 +145,8 @@ class MaterialFlowMaker(Maker):
     ml_properties_maker: MLPropertiesMaker | None = None
     dft_properties_maker: Maker | None = None
     forgetting: bool = False
+    max_dft_atoms: int | None = None
+    preset: str | None = None
 
     def make(
         self, structure: Structure, foundation: FoundationModel, label: str | None = None
@@ -160,13 +170,16 @@ class MaterialFlowMaker(Maker):
 
         Raises
         ------
-        mlip_finetune.foundation.UnsupportedElementError
-            If the foundation lacks an element of the structure (checked now, not on a node).
+        mlip_finetune.core.errors.InputError
+            Everything :func:`~mlip_finetune.flows.validation.validate_material` checks, now
+            and not on a node: the structure (non-periodic, partial occupancies, atoms too
+            close), elements missing from the foundation, the stand-in's teacher or the DFT
+            engine, a foundation file that is not a MACE model, cells too big for the preset.
         ValueError
-            If no fine-tuning strategy is given or two share a strategy, the surrogate's
-            teacher is not one of them, a data-efficiency curve is asked for with fewer
-            than 2 frames per trajectory or for a strategy that is not trained, or only one of
-            the two property makers is given.
+            (an ``InputError`` too) If no fine-tuning strategy is given or two share a
+            strategy, the surrogate's teacher is not one of them, a data-efficiency curve is
+            asked for with fewer than 2 frames per trajectory or for a strategy that is not
+            trained, or only one of the two property makers is given.
         """
         material = self._material(structure, foundation, label)
         data_jobs = self._data_steps(material)
@@ -200,26 +213,20 @@ class MaterialFlowMaker(Maker):
     def _material(
         self, structure: Structure, foundation: FoundationModel, label: str | None
     ) -> _Material:
-        """Check the strategies and the foundation's elements; the cell and phonon grid."""
-        from mlip_finetune.data.supercells import primitive_standard
-        from mlip_finetune.evaluation.phonons import phonon_supercell_matrix, resolve_mesh
-        from mlip_finetune.foundation import check_model_elements
+        """Check the strategies and everything at the door; the cell and phonon grid."""
+        from mlip_finetune.evaluation.phonons import resolve_mesh
 
         strategies = [m.strategy for m in self.finetune_makers]
         if not strategies:
-            raise ValueError("MaterialFlowMaker needs at least one FineTuneMaker.")
+            raise InputError("MaterialFlowMaker needs at least one FineTuneMaker.")
         if len({str(s) for s in strategies}) != len(strategies):
-            raise ValueError(f"Strategies must be distinct, got {strategies}.")
-        check_model_elements(foundation.path, [site.specie.Z for site in structure])
-
-        unit_cell = primitive_standard(structure)
-        matrix = self.phonon_supercell_matrix or phonon_supercell_matrix(
-            unit_cell, self.phonon_min_length
-        )
+            raise InputError(f"Strategies must be distinct, got {strategies}.")
+        workload = validate_material(structure, foundation, self)
+        unit_cell = workload.unit_cell
         return _Material(
             unit_cell=unit_cell,
             label=label or unit_cell.composition.reduced_formula,
-            matrix=matrix,
+            matrix=workload.phonon_matrix,
             mesh=resolve_mesh(unit_cell, self.phonon_mesh),
             foundation=foundation,
         )
@@ -325,7 +332,7 @@ class MaterialFlowMaker(Maker):
     ) -> tuple[list, dict]:
         """Property suite and forgetting check jobs, and the report's inputs from them."""
         if (self.ml_properties_maker is None) != (self.dft_properties_maker is None):
-            raise ValueError("Give both ml_properties_maker and dft_properties_maker, or none.")
+            raise InputError("Give both ml_properties_maker and dft_properties_maker, or none.")
         jobs: list = []
         out: dict = {}
         if self.ml_properties_maker is not None:
@@ -385,7 +392,7 @@ class MaterialFlowMaker(Maker):
         names = [_strategy_name(m.strategy) for m in self.finetune_makers]
         teacher = str(self.surrogate_teacher or names[0])
         if teacher not in names:
-            raise ValueError(f"Surrogate teacher {teacher!r} is not among {names}.")
+            raise InputError(f"Surrogate teacher {teacher!r} is not among {names}.")
         surrogate = self.surrogate_maker.make(
             unit_cell,
             finetunes[names.index(teacher)].output.model_path,
@@ -405,13 +412,13 @@ class MaterialFlowMaker(Maker):
             return None
         n_frames = self.training_data_maker.n_frames
         if n_frames < 2:  # noqa: PLR2004
-            raise ValueError("A data-efficiency curve needs at least 2 frames per trajectory.")
+            raise InputError("A data-efficiency curve needs at least 2 frames per trajectory.")
         pairs = list(zip(self.finetune_makers, finetunes, strict=True))
         if self.data_efficiency_strategies is not None:
             traced = {str(FineTuneStrategy(s)) for s in self.data_efficiency_strategies}
             trained = {str(m.strategy) for m in self.finetune_makers}
             if not traced or not traced <= trained:
-                raise ValueError(
+                raise InputError(
                     f"Data-efficiency strategies {sorted(traced)} must be a non-empty subset of "
                     f"the trained strategies {sorted(trained)}."
                 )

@@ -80,6 +80,10 @@ class PresetSizes:
         Ionic steps of the GPAW property suite's relaxation.
     distillation
         Surrogate sizes; None keeps :class:`DistillationSettings`' defaults.
+    max_dft_atoms
+        Most atoms in one DFT static (training frames, phonon displacements) the preset
+        accepts; a larger cell is refused when the flow is built
+        (:class:`~mlip_finetune.flows.validation.DFTSizeError`). None: no limit.
     """
 
     dft: Callable[[], DFTSettings]
@@ -93,6 +97,7 @@ class PresetSizes:
     dft_phase_transitions: bool = False
     dft_relax_max_steps: int = 100
     distillation: DistillationSizes | None = None
+    max_dft_atoms: int | None = None
 
 
 def _test_search() -> PhaseTransitionSettings:
@@ -125,6 +130,8 @@ PRESETS: dict[RunPreset, PresetSizes] = {
         min_length=7.0,
         mesh=50.0,
         distillation=DistillationSizes(n_structures=60, n_validation=10, min_atoms=32),
+        # a 2-core machine: 64-atom Si cells take minutes per static at these settings
+        max_dft_atoms=128,
     ),
     RunPreset.TEST: PresetSizes(
         dft=DFTSettings.test,
@@ -139,6 +146,8 @@ PRESETS: dict[RunPreset, PresetSizes] = {
         distillation=DistillationSizes(
             n_structures=12, n_validation=4, min_atoms=8, max_num_epochs=5, num_channels="8"
         ),
+        # the test suite's cells: a perovskite's 2×2×2 phonon supercell has 40 atoms
+        max_dft_atoms=64,
     ),
 }
 
@@ -334,6 +343,8 @@ def material_flow_maker(
         ml_properties_maker=ml_properties,
         dft_properties_maker=dft_properties,
         forgetting=forgetting,
+        max_dft_atoms=sizes.max_dft_atoms,
+        preset=preset.value,
     )
 
 

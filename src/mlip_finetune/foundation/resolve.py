@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from mlip_finetune.core.errors import MlipFinetuneError
 from mlip_finetune.core.provenance import sha256_file
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ DEFAULT_FOUNDATION = "medium-0b3"
 STANDIN = "standin"
 
 
-class FoundationModelUnavailableError(RuntimeError):
+class FoundationModelUnavailableError(MlipFinetuneError, RuntimeError):
     """The requested foundation model is neither on disk nor downloadable here."""
 
 
