@@ -77,6 +77,9 @@ def test_document_counts_and_split(document):
     assert document.protocol == "primitive"
     assert document.supercell_matrix == np.eye(3, dtype=int).tolist()
     assert document.n_atoms_supercell == 2
+    # the primitive fcc cell of diamond Si: three equal edges at 60°
+    np.testing.assert_allclose(document.supercell_angles_degrees, [60.0] * 3, atol=1e-6)
+    assert len(set(np.round(document.supercell_lengths_angstrom, 6))) == 1
     assert len(document.frames) == 20
     assert (document.n_train, document.n_validation) == (16, 4)
     assert sum(f.split == "train" for f in document.frames) == 16

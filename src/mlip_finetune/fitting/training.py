@@ -211,6 +211,17 @@ def train_model(
     settings, train, valid, energy_shift, e0s_source = _energy_zero(
         spec, settings, (list(train), list(valid)), foundation_model_path
     )
+    if 0 < len(train) < settings.batch_size:
+        # mace drops the last incomplete training batch: a batch larger than the training set
+        # would leave no batch at all (mace fails with "torch.cat(): expected a non-empty list")
+        logger.warning(
+            "%s: batch size %d > %d training structures; training with batches of %d",
+            strategy.value,
+            settings.batch_size,
+            len(train),
+            len(train),
+        )
+        settings = settings.model_copy(update={"batch_size": len(train)})
     context = TrainingContext(
         strategy=strategy,
         settings=settings,

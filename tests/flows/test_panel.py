@@ -1,0 +1,239 @@
+"""A panel of crystals end to end at preset ``test``: every crystal system the paper spans.
+
+fcc Al (metal), hcp Mg (hexagonal), wurtzite GaN (polar hexagonal), rhombohedral As
+(trigonal), cubic SrTiO₃ (perovskite). bcc Fe (magnetic) is not in the CI panel: its
+one-atom cell needs the small protocol's 16-atom cells, and a rattled 16-atom
+spin-polarised Fe static at preset ``test`` took over 6 minutes here (the SCF converges
+slowly from MP's 5 μ_B start), more than the suite can spend; Fe's spin-polarised statics
+and moments are tested on its primitive cell (tests/dft/gpaw/test_magnets_and_metals.py),
+and ``PANEL_EXTRA`` runs it here with ``MLIP_FINETUNE_PANEL_FE=1``. For each: a tiny stand-in
+foundation distilled from CHGNet by the test itself (the real stand-in code path), the
+training data of every supercell protocol, and the whole material flow with real GPAW
+statics and phonons and real MACE fine-tuning. Physics asserted: the acoustic sum rule, the
+fine-tuned model beating its foundation on the held-out DFT frames, real DFT phonons of the
+stable crystals, spin polarisation only where a magnetic element is.
+
+Marked ``panel`` (and slow, dft): ``-m "not panel"`` skips it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.dft, pytest.mark.panel]
+
+
+def _al():
+    from pymatgen.core import Lattice, Structure
+
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.04), ["Al"], [[0, 0, 0]])
+
+
+def _mg():
+    from pymatgen.core import Lattice, Structure
+
+    lattice = Lattice.hexagonal(3.19, 5.18)
+    return Structure.from_spacegroup("P6_3/mmc", lattice, ["Mg"], [[1 / 3, 2 / 3, 0.25]])
+
+
+def _gan():
+    from pymatgen.core import Lattice, Structure
+
+    lattice = Lattice.hexagonal(3.22, 5.24)
+    coords = [[1 / 3, 2 / 3, 0.0], [1 / 3, 2 / 3, 0.377]]
+    return Structure.from_spacegroup("P6_3mc", lattice, ["Ga", "N"], coords)
+
+
+def _as():
+    from pymatgen.core import Lattice, Structure
+
+    lattice = Lattice.hexagonal(3.82, 10.70)  # PBE, A7 structure
+    return Structure.from_spacegroup("R-3m", lattice, ["As"], [[0, 0, 0.227]])
+
+
+def _fe():
+    from pymatgen.core import Lattice, Structure
+
+    return Structure.from_spacegroup("Im-3m", Lattice.cubic(2.83), ["Fe"], [[0, 0, 0]])
+
+
+def _srtio3():
+    from pymatgen.core import Lattice, Structure
+
+    coords = [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]]
+    return Structure.from_spacegroup("Pm-3m", Lattice.cubic(3.94), ["Sr", "Ti", "O"], coords)
+
+
+#: label → (structure builder, crystal system of its space group).
+PANEL = {
+    "Al": (_al, "cubic"),
+    "Mg": (_mg, "hexagonal"),
+    "GaN": (_gan, "hexagonal"),
+    "As": (_as, "trigonal"),
+    "SrTiO3": (_srtio3, "cubic"),
+}
+
+
+def _tiny_standin(structure, cache_dir):
+    """A tiny, deliberately under-trained stand-in for the material (CHGNet teacher)."""
+    from mlip_finetune.fitting.standin import StandinSettings, build_standin_foundation
+    from mlip_finetune.schemas.fitting import TrainSettings
+
+    train = TrainSettings(
+        lr=0.01,
+        weight_decay=5e-7,
+        E0s="average",
+        max_num_epochs=6,
+        batch_size=4,
+        valid_batch_size=8,
+        stress_weight=100.0,
+        r_max=4.5,
+        num_channels=16,
+        max_L=1,
+        correlation=2,
+    )
+    settings = StandinSettings(
+        n_material=24, n_elemental=0, min_supercell_atoms=8, max_rattle=0.1, train=train
+    )
+    return build_standin_foundation(structure, cache_dir=cache_dir, settings=settings)
+
+
+def _panel_maker(report_dir, n_unit):
+    """Preset ``test``, one strategy, two volumes of two frames each (CI minutes).
+
+    Four DFT statics per material: the −4 % trajectory trains, the 0 % one validates. The
+    phonon supercells are the smallest of at least 4 Å (SrTiO₃: its 5-atom cubic cell, since
+    its 40-atom 2×2×2 cell at O's 650 eV cutoff costs minutes per displacement here).
+
+    One-atom cells (Al, Fe) train on the small protocol: a rattled one-atom primitive cell
+    has no forces (:func:`~mlip_finetune.flows.validation.check_protocol_cell`).
+    """
+    from mlip_finetune.flows.presets import material_flow_maker
+
+    maker = material_flow_maker(
+        "test", strategies=("transfer",), device="cpu", report_dir=report_dir
+    )
+    maker.training_data_maker.volume_scales = (-0.04, 0.0)
+    maker.training_data_maker.n_frames = 2
+    maker.training_data_maker.max_steps = 60
+    maker.relax_maker = None  # the literature PBE cell; relaxations are tested in tests/dft
+    maker.phonon_min_length = 3.9
+    if n_unit == 1:
+        maker.training_data_maker.protocol = "small"
+    return maker
+
+
+#: Panel cases too expensive for CI, run on request (see the module docstring).
+PANEL_EXTRA = {"Fe": (_fe, "cubic")}
+if os.environ.get("MLIP_FINETUNE_PANEL_FE"):
+    PANEL |= PANEL_EXTRA
+
+
+@pytest.fixture(scope="module", params=sorted(PANEL))
+def panel_run(request, tmp_path_factory):
+    """One crystal's stand-in, flow and report, run into its own embedded store."""
+    from jobflow import run_locally
+
+    from mlip_finetune.core.store import local_store
+
+    label = request.param
+    structure = PANEL[label][0]()
+    workdir = tmp_path_factory.mktemp(f"panel_{label}")
+    foundation = _tiny_standin(structure, workdir / "standin")
+    n_unit = len(structure.get_primitive_structure())
+    maker = _panel_maker(str(workdir / "report"), n_unit)
+    flow = maker.make(structure, foundation, label=label)
+    store = local_store(workdir / "store")
+    responses = run_locally(
+        flow, store=store, root_dir=workdir / "jobs", create_folders=True, ensure_success=True
+    )
+    report = responses[flow.output.uuid][1].output
+    return label, structure, foundation, store, report
+
+
+def test_panel_spans_the_crystal_systems():
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    systems = {
+        label: SpacegroupAnalyzer(build()).get_crystal_system()
+        for label, (build, _) in PANEL.items()
+    }
+    assert systems == {label: system for label, (_, system) in PANEL.items()}
+
+
+def test_training_data_for_every_protocol(panel_run):
+    """Every protocol's supercell exists and its edges sit in the protocol's window."""
+    from mlip_finetune.data.supercells import (
+        SUPERCELL_LENGTHS,
+        SupercellProtocol,
+        minimum_width,
+        primitive_standard,
+        supercell_matrix_for_protocol,
+    )
+
+    _, structure, *_ = panel_run
+    primitive = primitive_standard(structure)
+    for protocol in SupercellProtocol:
+        matrix = supercell_matrix_for_protocol(structure, protocol)
+        supercell = primitive.make_supercell(matrix, in_place=False)
+        if protocol is SupercellProtocol.PRIMITIVE:
+            assert len(supercell) == len(primitive)
+            continue
+        low, high = SUPERCELL_LENGTHS[protocol]
+        assert minimum_width(supercell.lattice.matrix) >= low - 1e-6, protocol
+        assert max(supercell.lattice.abc) <= high + 1e-6, protocol
+
+
+def test_acoustic_sum_rule(panel_run):
+    """Acoustic modes vanish at Γ for DFT and for every model (THz)."""
+    _, _, _, store, _ = panel_run
+    store.connect()
+    docs = list(store.query({"name": {"$regex": r"phonons"}}, load=True))
+    outputs = [d["output"] for d in docs if isinstance(d.get("output"), dict)]
+    phonons = [o for o in outputs if "acoustic_sum_rule_max" in o]
+    assert len(phonons) >= 3  # DFT, foundation, transfer
+    for out in phonons:
+        assert out["acoustic_sum_rule_max"] < 0.1
+
+
+def test_finetuned_beats_foundation(panel_run):
+    label, _, _, _, report = panel_run
+    rows = {row.label: row for row in report.rows}
+    assert (
+        rows["transfer"].force_mae_mev_per_angstrom < rows["foundation"].force_mae_mev_per_angstrom
+    ), label
+    assert np.isfinite(rows["transfer"].phonon_mae_thz)
+
+
+#: Crystals stable at the PBE lattice: their DFT phonons have no imaginary modes (THz).
+STABLE = {"Al", "Mg", "GaN", "As", "Fe"}
+#: Moment per Fe atom of bcc Fe (μ_B): PBE gives about 2.2-2.3, the window allows the test
+#: preset's coarse mesh.
+FE_MOMENT_WINDOW = (1.9, 2.7)
+
+
+def test_dft_phonons_of_stable_crystals_are_real(panel_run):
+    label, _, _, _, report = panel_run
+    if label in STABLE:
+        assert not report.dft_has_imaginary_modes, label
+    assert report.dft_max_frequency_thz > 1.0, label
+
+
+def test_magnets_are_spin_polarised_and_others_not(panel_run):
+    """bcc Fe's statics run spin-polarised and land at its moment; the others do not."""
+    label, _, _, store, _ = panel_run
+    store.connect()
+    docs = store.query({"name": {"$regex": r"^dft static"}}, load=True)
+    statics = [d["output"] for d in docs if isinstance(d.get("output"), dict)]
+    statics = [o for o in statics if "spin_polarised" in o]
+    assert statics, label
+    if label != "Fe":
+        assert not any(o["spin_polarised"] for o in statics), label
+        return
+    for out in statics:
+        assert out["spin_polarised"]
+        per_atom = out["magnetic_moment_total_mub"] / len(out["structure"]["sites"])
+        assert FE_MOMENT_WINDOW[0] < per_atom < FE_MOMENT_WINDOW[1]
