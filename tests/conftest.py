@@ -61,17 +61,12 @@ def si_primitive():
     return conv.get_primitive_structure()
 
 
-@pytest.fixture(scope="session")
-def tiny_standin(tmp_path_factory, si_primitive):
-    """A tiny stand-in foundation for Si, distilled from CHGNet by the test itself.
-
-    Deliberately under-trained (few structures, few epochs) so that fine-tuning on DFT data
-    has something to improve; built with the real stand-in code path.
-    """
-    from mlip_finetune.fitting.standin import StandinSettings, build_standin_foundation
+def tiny_standin_settings():
+    """Settings of a tiny, deliberately under-trained stand-in (few structures, few epochs)."""
+    from mlip_finetune.fitting.standin import StandinSettings
     from mlip_finetune.schemas.fitting import TrainSettings
 
-    settings = StandinSettings(
+    return StandinSettings(
         n_material=24,
         n_elemental=0,
         min_supercell_atoms=8,
@@ -90,6 +85,18 @@ def tiny_standin(tmp_path_factory, si_primitive):
             correlation=2,
         ),
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_standin(tmp_path_factory, si_primitive):
+    """A tiny stand-in foundation for Si, distilled from CHGNet by the test itself.
+
+    Deliberately under-trained (few structures, few epochs) so that fine-tuning on DFT data
+    has something to improve; built with the real stand-in code path.
+    """
+    from mlip_finetune.fitting.standin import build_standin_foundation
+
+    settings = tiny_standin_settings()
     return build_standin_foundation(
         si_primitive, cache_dir=tmp_path_factory.mktemp("cache"), settings=settings
     )

@@ -79,25 +79,10 @@ PANEL = {
 
 def _tiny_standin(structure, cache_dir):
     """A tiny, deliberately under-trained stand-in for the material (CHGNet teacher)."""
-    from mlip_finetune.fitting.standin import StandinSettings, build_standin_foundation
-    from mlip_finetune.schemas.fitting import TrainSettings
+    from mlip_finetune.fitting.standin import build_standin_foundation
+    from tests.conftest import tiny_standin_settings
 
-    train = TrainSettings(
-        lr=0.01,
-        weight_decay=5e-7,
-        E0s="average",
-        max_num_epochs=6,
-        batch_size=4,
-        valid_batch_size=8,
-        stress_weight=100.0,
-        r_max=4.5,
-        num_channels=16,
-        max_L=1,
-        correlation=2,
-    )
-    settings = StandinSettings(
-        n_material=24, n_elemental=0, min_supercell_atoms=8, max_rattle=0.1, train=train
-    )
+    settings = tiny_standin_settings()
     return build_standin_foundation(structure, cache_dir=cache_dir, settings=settings)
 
 
