@@ -38,6 +38,7 @@ def _material_flow(si_primitive, model_path, report_dir):
     maker.static_maker = ModelStaticMaker(model_path=str(model_path))
     maker.relax_maker = None
     maker.phonon_supercell_matrix = SUPERCELL_216
+    maker.max_dft_atoms = None  # the "DFT" here is a model: no DFT cost to limit
     (finetune,) = maker.finetune_makers
     finetune.hyperparameters = finetune.hyperparameters.model_copy(update={"max_num_epochs": 2})
     return maker.make(si_primitive, foundation, label="Si")
