@@ -22,6 +22,7 @@ from mlip_finetune.dft.vasp.sets import (
     phase_transition_static_incar,
     smearing_incar,
 )
+from tests.dft.test_magnetism import bcc_fe
 from tests.dft.vasp_fake import (
     PAPER_STATIC_INCAR,
     PAPER_STATIC_TAGS,
@@ -80,15 +81,6 @@ def test_presets_differ_where_the_paper_says():
     assert paper_static_incar(spin_polarised=True)["ISPIN"] == 2
     assert paper_static_incar(spin_polarised=False)["ISPIN"] == 1
     assert static["ISPIN"] == ISPIN_AUTO  # decided per structure
-
-
-def bcc_fe(**site_properties) -> Structure:
-    return Structure(
-        Lattice.cubic(2.83),
-        ["Fe", "Fe"],
-        [[0, 0, 0], [0.5, 0.5, 0.5]],
-        site_properties=site_properties or None,
-    )
 
 
 def test_magnetic_structures_get_ispin_2_and_atomate2s_magmom(tmp_path):
