@@ -67,3 +67,14 @@ def test_settings_reject_typos_and_bad_values():
 def test_every_field_is_documented():
     for name, info in DFTSettings.model_fields.items():
         assert info.description, name
+
+
+def test_fixed_kpoints_override_the_spacing_rule():
+    settings = DFTSettings.test()
+    assert settings.kpoints is None
+    assert settings.mesh(Lattice.cubic(5.468)) == kpoint_mesh(Lattice.cubic(5.468), 0.5)
+    fixed = settings.with_mesh_of(Lattice.cubic(5.468))
+    assert fixed.kpoints == (3, 3, 3)
+    assert fixed.mesh(Lattice.cubic(4.0)) == [3, 3, 3] != kpoint_mesh(Lattice.cubic(4.0), 0.5)
+    with pytest.raises(ValidationError):
+        DFTSettings(kpoints=(0, 2, 2))

@@ -12,7 +12,7 @@ import math
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 #: Tolerance used when rounding ``2π|b|/kspacing`` up, so a value that is an integer up to
 #: floating-point noise does not gain one extra k-point.
@@ -80,6 +80,16 @@ class DFTSettings(BaseModel):
             "N_i = max(1, ceil(2π|b_i| / kspacing))."
         ),
     )
+    kpoints: tuple[PositiveInt, PositiveInt, PositiveInt] | None = Field(
+        default=None,
+        description=(
+            "Fixed k-point mesh (divisions along b1, b2, b3) used for every structure instead "
+            "of the kspacing rule; None (default) applies the rule per structure. The DFT "
+            "property suite sets it to the equilibrium cell's mesh, so all EOS volumes and "
+            "strained cells share one mesh (a mesh that jumps between two volumes puts a "
+            "step in E(V))."
+        ),
+    )
     gamma_centred: bool = Field(
         default=True,
         description="Γ-centred k-mesh (True, VASP KGAMMA default) or Monkhorst-Pack (False).",
@@ -144,6 +154,46 @@ class DFTSettings(BaseModel):
             "A 'convergence' dict is merged into the one built from the fields."
         ),
     )
+
+    def mesh(self, lattice_or_cell: Any) -> list[int]:
+        """Return the k-point mesh of a cell: ``kpoints`` if fixed, else the kspacing rule.
+
+        Parameters
+        ----------
+        lattice_or_cell
+            A pymatgen ``Lattice`` or a (3, 3) cell matrix (Å, rows are lattice vectors).
+
+        Returns
+        -------
+        list of int
+            Divisions along the three reciprocal lattice vectors (see :func:`kpoint_mesh`).
+
+        Raises
+        ------
+        ValueError
+            If the cell is singular (only when the kspacing rule applies).
+        """
+        if self.kpoints is not None:
+            return [int(n) for n in self.kpoints]
+        return kpoint_mesh(lattice_or_cell, self.kspacing)
+
+    def with_mesh_of(self, lattice_or_cell: Any) -> DFTSettings:
+        """Return a copy whose ``kpoints`` are fixed to the mesh of this cell.
+
+        Used for a family of strained cells (EOS volumes, elastic strains) so that each gets
+        the mesh of the reference cell rather than its own rounding of the kspacing rule.
+
+        Parameters
+        ----------
+        lattice_or_cell
+            The reference cell (pymatgen ``Lattice`` or (3, 3) matrix, Å).
+
+        Returns
+        -------
+        DFTSettings
+            Equal to ``self`` except ``kpoints``.
+        """
+        return self.model_copy(update={"kpoints": tuple(self.mesh(lattice_or_cell))})
 
     @classmethod
     def local(cls) -> DFTSettings:

@@ -97,6 +97,25 @@ def test_dft_properties_flow_jobs_and_names(si_primitive):
         dft_property_point_jobs(si_primitive, maker.fixed_cell_relax_maker.__class__())
 
 
+def test_every_property_point_uses_the_equilibrium_mesh(si_primitive):
+    """EOS volumes and strained cells share the equilibrium cell's k-mesh: at the test
+    preset the kspacing rule alone gives primitive Si 4x4x4 at -3 % and 5x5x5 at -6 %, a
+    step in E(V) that made the Birch-Murnaghan fit return a negative B0."""
+    from mlip_finetune.dft.settings import kpoint_mesh
+
+    settings = DFTSettings.test()
+    maker = DFTPropertiesMaker(settings=settings).fixed_cell_relax_maker
+    eos_jobs, elastic_jobs, _ = dft_property_point_jobs(si_primitive, maker)
+    own = {tuple(kpoint_mesh(j.function_args[0].lattice, settings.kspacing)) for j in eos_jobs}
+    assert len(own) > 1  # the rule alone would change the mesh across the EOS
+    reference = tuple(kpoint_mesh(si_primitive.lattice, settings.kspacing))
+    for point in eos_jobs + elastic_jobs:
+        point_settings = point.function_kwargs["settings"]
+        assert point_settings.kpoints == reference
+        assert point_settings.mesh(point.function_args[0].lattice) == list(reference)
+    assert maker.settings.kpoints is None  # the Maker itself is unchanged
+
+
 def test_dft_assembly_reproduces_the_calculator_path(tmp_path, monkeypatch, cu_props):
     """EMT 'DFT' statics shaped like the DFT jobs' outputs give the ML path's numbers."""
     monkeypatch.chdir(tmp_path)

@@ -26,7 +26,6 @@ import numpy as np
 from mlip_finetune.dft.engines import DFTCalculationError, DFTCode, DFTEngine, StaticResult, tail
 from mlip_finetune.dft.gpaw.cutoff import plane_wave_cutoff
 from mlip_finetune.dft.magnetism import MAGMOM_PROPERTY, initial_magmoms, spin_polarised
-from mlip_finetune.dft.settings import kpoint_mesh
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -254,7 +253,7 @@ def run_gpaw_worker(
         raise ValueError("DFT needs an ordered structure; got partial occupancies.")
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    kpts = kpoint_mesh(structure.lattice, settings.kspacing)
+    kpts = settings.mesh(structure.lattice)
     spinpol = spin_polarised(structure, settings)
     ecut = plane_wave_cutoff(structure, settings)
     spec: dict[str, Any] = {

@@ -10,7 +10,7 @@ through :func:`dft_properties_from_statics`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -212,7 +212,9 @@ def dft_property_point_jobs(
         Equilibrium structure (Å).
     relax_maker
         Maker of each relaxation (``relax_cell=False``: positions only, the paper's and
-        atomate2's protocol for both EOS and elastic constants).
+        atomate2's protocol for both EOS and elastic constants). Every point is computed on
+        the k-mesh of ``structure`` (:meth:`~mlip_finetune.dft.settings.DFTSettings.
+        with_mesh_of`), not on its own rounding of the kspacing rule.
     volume_strains
         EOS volumes V/V_eq − 1 (:func:`~mlip_finetune.evaluation.eos.eos_structures`).
     strain_magnitudes, sym_reduce, symprec
@@ -235,6 +237,13 @@ def dft_property_point_jobs(
     """
     if relax_maker.relax_cell:
         raise ValueError("EOS and elastic points need fixed-cell relaxations (relax_cell=False)")
+    # One k-mesh for the whole family: the kspacing rule rounds each strained cell on its
+    # own, and a mesh that jumps between two volumes puts a step in E(V) (Si at the test
+    # preset: 4x4x4 -> 5x5x5 at -3 %, a 0.1 eV step and a negative B0).
+    relax_maker = replace(
+        relax_maker,
+        settings=DFTSettings.model_validate(relax_maker.settings).with_mesh_of(structure.lattice),
+    )
     eos_jobs = []
     n_eos = len(volume_strains)
     for i, (strain, scaled) in enumerate(
