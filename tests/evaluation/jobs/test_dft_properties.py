@@ -99,8 +99,8 @@ def test_dft_properties_flow_jobs_and_names(si_primitive):
 
 def test_every_property_point_uses_the_equilibrium_mesh(si_primitive):
     """EOS volumes and strained cells share the equilibrium cell's k-mesh: at the test
-    preset the kspacing rule alone gives primitive Si 4x4x4 at -3 % and 5x5x5 at -6 %, a
-    step in E(V) that made the Birch-Murnaghan fit return a negative B0."""
+    preset the kspacing rule alone gives primitive Si 4x4x4 at -1 % and 5x5x5 from -3 %,
+    a step in E(V) that made the Birch-Murnaghan fit return a negative B0."""
     from mlip_finetune.dft.settings import kpoint_mesh
 
     settings = DFTSettings.test()

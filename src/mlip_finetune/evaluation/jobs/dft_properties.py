@@ -239,7 +239,7 @@ def dft_property_point_jobs(
         raise ValueError("EOS and elastic points need fixed-cell relaxations (relax_cell=False)")
     # One k-mesh for the whole family: the kspacing rule rounds each strained cell on its
     # own, and a mesh that jumps between two volumes puts a step in E(V) (Si at the test
-    # preset: 4x4x4 -> 5x5x5 at -3 %, a 0.1 eV step and a negative B0).
+    # preset: 4x4x4 at -1 %, 5x5x5 from -3 %; a 0.1 eV step and a negative B0).
     relax_maker = replace(
         relax_maker,
         settings=DFTSettings.model_validate(relax_maker.settings).with_mesh_of(structure.lattice),
