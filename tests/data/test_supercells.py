@@ -29,6 +29,27 @@ def test_primitive_protocol_is_identity(si_primitive):
 
 
 @pytest.mark.parametrize(
+    ("spacegroup", "a", "n_atoms", "edge"),
+    [("Fm-3m", 4.04, 4, 4.04), ("Im-3m", 2.83, 2, 2.83), ("Pm-3m", 2.6, 2, 5.2)],
+)
+def test_one_atom_crystals_train_on_a_cell_with_forces(spacegroup, a, n_atoms, edge):
+    """fcc and bcc take their conventional cube; simple cubic doubles (rattles need 2 atoms)."""
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    crystal = Structure.from_spacegroup(spacegroup, Lattice.cubic(a), ["Al"], [[0, 0, 0]])
+    matrix = supercell_matrix_for_protocol(crystal, SupercellProtocol.PRIMITIVE)
+    assert matrix.dtype.kind == "i"
+    assert np.linalg.det(matrix) > 0
+    cell = primitive_standard(crystal).make_supercell(matrix, in_place=False)
+    assert len(cell) == n_atoms
+    assert max(cell.lattice.abc) == pytest.approx(edge, abs=1e-6)
+    np.testing.assert_allclose(cell.lattice.angles, 90.0, atol=1e-6)
+    # still the same crystal
+    assert SpacegroupAnalyzer(cell).get_space_group_symbol() == spacegroup
+
+
+@pytest.mark.parametrize(
     ("protocol", "n_atoms", "edge"),
     [(SupercellProtocol.SMALL, 8, A_SI), ("large", 64, 2 * A_SI)],
 )

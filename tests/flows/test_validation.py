@@ -45,7 +45,7 @@ def test_workload_of_si_at_preset_test(si_primitive, tiny_foundation):
     workload = validate_material(si_primitive, tiny_foundation, maker)
     assert len(workload.unit_cell) == 2
     (training,) = workload.by_stage(Stage.DFT_STATICS)
-    assert (training.n_calculations, training.n_atoms) == (20, 2)  # 5 volumes × 4 frames
+    assert (training.n_calculations, training.n_atoms) == (6, 2)  # 3 volumes × 2 frames
     relax, displacements = workload.by_stage(Stage.DFT_PHONONS)
     assert (relax.n_calculations, relax.n_atoms) == (1, 2)
     assert displacements.n_calculations == 1  # diamond: one symmetry-reduced displacement
@@ -82,18 +82,15 @@ def test_make_refuses_a_cell_too_big_for_the_preset(si_primitive, tiny_foundatio
     assert "paper (no limit)" in message
 
 
-def test_a_one_atom_cell_needs_a_supercell_protocol(tiny_foundation):
+def test_a_one_atom_cell_trains_on_a_cell_with_forces(tiny_foundation):
+    """The primitive protocol of a one-atom crystal uses a cell whose rattle has forces."""
     from pymatgen.core import Lattice, Structure
-
-    from mlip_finetune.data.supercells import SupercellError
 
     simple_cubic = Structure(Lattice.cubic(2.6), ["Si"], [[0, 0, 0]])
     maker = material_flow_maker("test")  # the primitive protocol
-    with pytest.raises(SupercellError, match=r"one atom in its primitive cell.*small protocol"):
-        maker.make(simple_cubic, tiny_foundation)
-    maker.training_data_maker.protocol = "small"
+    maker.make(simple_cubic, tiny_foundation)  # accepted: no refusal for a valid crystal
     workload = validate_material(simple_cubic, tiny_foundation, maker)
-    assert workload.batches[0].n_atoms > 1
+    assert workload.batches[0].n_atoms == 2
 
 
 def test_make_refuses_partial_occupancies(si_primitive, tiny_foundation):

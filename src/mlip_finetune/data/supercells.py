@@ -1,7 +1,8 @@
 """Supercells of the fine-tuning data protocol (paper §4.2) and interatomic distances.
 
 Every supercell matrix refers to the primitive standard cell (:func:`primitive_standard`):
-the identity for :attr:`SupercellProtocol.PRIMITIVE`, the most cubic supercell with edges in
+the identity for :attr:`SupercellProtocol.PRIMITIVE` (a one-atom crystal's conventional cell,
+:func:`primitive_protocol_matrix`), the most cubic supercell with edges in
 the protocol's window (:data:`SUPERCELL_LENGTHS`, Å) that the lattice allows otherwise
 (:func:`supercell_matrix_for_protocol` states the rule). Any valid crystal gets a supercell:
 cubic, hexagonal, trigonal, monoclinic and triclinic lattices alike.
@@ -246,7 +247,8 @@ def supercell_matrix_for_protocol(
     numpy.ndarray
         Integer matrix of shape (3, 3) with a positive determinant, rows are the supercell
         vectors in units of the primitive standard vectors (pymatgen's ``make_supercell``
-        convention); the identity for ``PRIMITIVE``.
+        convention); for ``PRIMITIVE`` that of :func:`primitive_protocol_matrix` (the identity
+        unless the primitive cell has one atom).
 
     Raises
     ------
@@ -256,10 +258,10 @@ def supercell_matrix_for_protocol(
         If ``protocol`` is not a valid protocol name.
     """
     protocol = SupercellProtocol(protocol)
-    if protocol is SupercellProtocol.PRIMITIVE:
-        return np.eye(3, dtype=int)
-    window = SUPERCELL_LENGTHS[protocol]
     primitive = primitive_standard(structure)
+    if protocol is SupercellProtocol.PRIMITIVE:
+        return primitive_protocol_matrix(primitive)
+    window = SUPERCELL_LENGTHS[protocol]
     paper = _pymatgen_cubic(primitive, *window, angle_tolerance=angle_tolerance)
     if paper is not None and _in_window(paper @ primitive.lattice.matrix, window):
         return paper
@@ -267,6 +269,40 @@ def supercell_matrix_for_protocol(
     if most_cubic is not None:
         return most_cubic
     return _closest_to_window(primitive, window, protocol)
+
+
+def primitive_protocol_matrix(primitive: Structure) -> np.ndarray:
+    """Return the training cell of the primitive protocol, relative to the primitive cell.
+
+    The identity, except for a one-atom primitive cell (fcc Al, bcc Fe): rattled, that cell
+    is a rigid translation, its forces vanish by symmetry and the foundation's relaxation
+    stops after one step, so no training frames exist (paper §4.2 picks them along that
+    relaxation). Such a crystal trains on its conventional standard cell (pymatgen's
+    ``SpacegroupAnalyzer.get_conventional_standard_structure``: 4 atoms for fcc, 2 for bcc),
+    or, where that has one atom too (simple cubic), on the primitive cell doubled along its
+    first vector.
+
+    Parameters
+    ----------
+    primitive
+        The primitive standard cell (:func:`primitive_standard`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer matrix of shape (3, 3), positive determinant, in units of the primitive
+        standard vectors (pymatgen's ``make_supercell`` convention).
+    """
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    if len(primitive) > 1:
+        return np.eye(3, dtype=int)
+    conventional = SpacegroupAnalyzer(primitive).get_conventional_standard_structure()
+    exact = conventional.lattice.matrix @ np.linalg.inv(primitive.lattice.matrix)
+    matrix = np.rint(exact).astype(int)
+    if np.allclose(exact, matrix, atol=1e-3) and round(abs(np.linalg.det(matrix))) > 1:
+        return _positive(matrix)
+    return np.diag([2, 1, 1])
 
 
 def _positive(matrix: np.ndarray) -> np.ndarray:

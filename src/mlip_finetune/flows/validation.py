@@ -31,7 +31,6 @@ from mlip_finetune.core.errors import InputError, MlipFinetuneError
 from mlip_finetune.core.validation import StructureError, validate_structure
 from mlip_finetune.data.supercells import (
     SupercellError,
-    SupercellProtocol,
     primitive_standard,
     supercell_matrix_for_protocol,
 )
@@ -52,7 +51,6 @@ __all__ = [
     "MaterialWorkload",
     "check_dft_elements",
     "check_dft_size",
-    "check_protocol_cell",
     "dft_workload",
     "jobs_by_stage",
     "validate_material",
@@ -255,7 +253,6 @@ def dft_workload(structure: Structure, maker: MaterialFlowMaker) -> MaterialWork
     """
     unit_cell = _primitive(structure)
     data_maker = maker.training_data_maker
-    check_protocol_cell(unit_cell, data_maker.protocol)
     training = np.asarray(supercell_matrix_for_protocol(unit_cell, data_maker.protocol))
     phonon = _phonon_matrix(unit_cell, maker)
     n_unit = len(unit_cell)
@@ -283,34 +280,6 @@ def dft_workload(structure: Structure, maker: MaterialFlowMaker) -> MaterialWork
         training_matrix=training.astype(int).tolist(),
         batches=tuple(batches),
     )
-
-
-def check_protocol_cell(unit_cell: Structure, protocol: SupercellProtocol | str) -> None:
-    """Raise if the protocol's training cell of a one-atom crystal cannot give frames.
-
-    A one-atom primitive cell (fcc Al, bcc Fe) rattled is a rigid translation: its forces
-    vanish by symmetry, the foundation's relaxation stops after one step and no distinct
-    frames exist (paper §4.2's frames are picked along that relaxation).
-
-    Parameters
-    ----------
-    unit_cell
-        The primitive standard cell.
-    protocol
-        The training data's supercell protocol.
-
-    Raises
-    ------
-    mlip_finetune.data.supercells.SupercellError
-        For the ``primitive`` protocol of a one-atom cell, saying which protocol to use.
-    """
-    if SupercellProtocol(protocol) is SupercellProtocol.PRIMITIVE and len(unit_cell) == 1:
-        raise SupercellError(
-            f"{unit_cell.composition.reduced_formula} has one atom in its primitive cell: the "
-            "primitive protocol's rattled cell has no forces (a rigid translation) and gives no "
-            "training frames. Use the small protocol (5-10 Å supercells; "
-            "TrainingDataMaker(protocol='small'), or --preset local)."
-        )
 
 
 def _n_atoms(matrix: object, n_unit: int) -> int:
