@@ -214,7 +214,7 @@ def test_run_refuses_a_cell_too_big_for_preset_test(tmp_path, random_mace_si):
         "Si (96 atoms in its primitive cell) is too big for preset test (at most 64 atoms per "
         "DFT static)",
     )
-    assert "training statics (primitive cell): 20 × 96 atoms" in _one_line(result)
+    assert "training statics (primitive cell): 6 × 96 atoms" in _one_line(result)
     assert "Use --preset local (at most 128 atoms per static; 96 here)" in _one_line(result)
 
 
