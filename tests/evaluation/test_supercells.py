@@ -53,11 +53,12 @@ def _primitive(name: str) -> Structure:
     return Structure.from_spacegroup(group, lattice, species, coords).get_primitive_structure()
 
 
-def _atomate2(structure: Structure, min_length: float) -> np.ndarray:
+def _atomate2(structure: Structure, min_length: float, **kwargs) -> np.ndarray:
+    """atomate2's own search on the whole cell."""
     from atomate2.common.utils import get_supercell_matrix
 
     matrix = get_supercell_matrix(
-        structure, min_length=min_length, max_length=None, prefer_90_degrees=True
+        structure, min_length=min_length, max_length=None, prefer_90_degrees=True, **kwargs
     )
     return np.rint(np.asarray(matrix)).astype(int)
 
@@ -161,3 +162,33 @@ def test_conventional_and_uniform_candidates():
 def test_min_length_must_be_positive():
     with pytest.raises(ValueError, match="positive"):
         phonon_supercell_matrix(_primitive("Si"), min_length=0.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "min_length", "max_atoms"),
+    [("ZrO2", 8.0, None), ("GaN", 7.0, None), ("triclinic", 6.0, 150), ("triclinic", 6.0, None)],
+)
+def test_atomate2s_search_on_the_lattice_alone_gives_its_matrix(name, min_length, max_atoms):
+    """The one-atom search gives atomate2's matrix of the whole cell, cap included (it only
+    counts atoms and reads angles), and a second call is answered from the cache."""
+    from mlip_finetune.evaluation.supercells import (
+        _atomate2_search_on_lattice,
+        atomate2_supercell_matrix,
+    )
+
+    if name == "triclinic":
+        lattice = Lattice.from_parameters(3.6, 4.8, 3.0, 103, 100, 82)
+        coords = [[0, 0, 0], [0.5, 0.4, 0.3], [0.2, 0.7, 0.6]]
+        structure = Structure(lattice, ["Si", "Ge", "Si"], coords)
+    else:
+        structure = _primitive(name)
+    kwargs = {} if max_atoms is None else {"max_atoms": max_atoms}
+    whole = _atomate2(structure, min_length, **kwargs)
+    np.testing.assert_array_equal(
+        atomate2_supercell_matrix(structure, min_length, max_atoms), whole
+    )
+    hits = _atomate2_search_on_lattice.cache_info().hits
+    np.testing.assert_array_equal(
+        atomate2_supercell_matrix(structure, min_length, max_atoms), whole
+    )
+    assert _atomate2_search_on_lattice.cache_info().hits == hits + 1

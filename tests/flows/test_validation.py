@@ -76,7 +76,7 @@ def test_make_refuses_a_cell_too_big_for_the_preset(si_primitive, tiny_foundatio
         maker.make(si_primitive, tiny_foundation)
     message = str(info.value)
     assert "too big for preset test (at most 4 atoms per DFT static)" in message
-    assert "training statics (primitive cell): 20 × 2 atoms" in message
+    assert "training statics (primitive cell): 6 × 2 atoms" in message
     assert "phonon displacement statics: 1 × 8 atoms" in message
     assert "Use --preset test (at most 64 atoms per static; 8 here)" in message
     assert "paper (no limit)" in message
@@ -179,7 +179,7 @@ def test_jobs_by_stage(si_primitive, tiny_foundation):
 
 
 @settings(
-    max_examples=30,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -15,6 +15,7 @@ takes ``matrix.T``).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,8 @@ _LENGTH_SLACK: float = 1e-9
 #: trigonal and hexagonal groups 143-194 share the tetragonal rule in a hexagonal setting.
 _FIRST_TETRAGONAL: int = 75
 _FIRST_CUBIC: int = 195
+#: atomate2's cap on the atoms of its 90° supercell search (``get_supercell_matrix``).
+ATOMATE2_MAX_ATOMS: int = 1200
 
 
 def _symmetry_dataset(structure: Structure):  # noqa: ANN202  (spglib's dataset type)
@@ -179,6 +182,75 @@ def uniform_supercell_matrix(structure: Structure, min_length: float) -> np.ndar
     return np.eye(3, dtype=int) * math.ceil(min_length / width - _LENGTH_SLACK)
 
 
+def atomate2_supercell_matrix(
+    structure: Structure, min_length: float, max_atoms: int | None = None
+) -> np.ndarray:
+    """Return atomate2's most cubic supercell matrix, searched on the lattice alone.
+
+    :func:`atomate2.common.utils.get_supercell_matrix` (the plain function behind
+    PhononMaker's ``get_supercell_size`` job, atomate2 0.1.5) with PhononMaker's defaults
+    ``prefer_90_degrees=True``, ``allow_orthorhombic=False``, ``max_length=None``. pymatgen's
+    ``CubicSupercellTransformation`` underneath builds every candidate supercell only to
+    count its atoms (``n_sites·|det|``) and read its angles, so the search depends on the
+    lattice and on ``max_atoms // n_sites`` alone: it runs on a one-atom cell of the lattice
+    with that cap (``n_sites`` times fewer sites to build) and is cached per lattice in the
+    process, since every phonon, property and phase-transition job of a material asks for
+    the same matrix (a triclinic cell's search takes seconds).
+
+    Parameters
+    ----------
+    structure
+        Unit cell (Å).
+    min_length
+        Minimum supercell height (Å).
+    max_atoms
+        Cap on the supercell's atoms in the 90° search; None keeps atomate2's 1200.
+
+    Returns
+    -------
+    numpy.ndarray
+        3x3 integer matrix in phonopy's convention, shape (3, 3).
+
+    Raises
+    ------
+    AttributeError
+        pymatgen's error when no supercell meets the constraints.
+    """
+    cap = ATOMATE2_MAX_ATOMS if max_atoms is None else max_atoms
+    n_sites = len(structure)
+    if n_sites > cap:  # no supercell fits: let atomate2 fail on the cell itself
+        return _atomate2_search(structure, min_length, cap)
+    lattice = tuple(map(tuple, structure.lattice.matrix.tolist()))
+    return np.array(_atomate2_search_on_lattice(lattice, min_length, cap // n_sites))
+
+
+@functools.lru_cache(maxsize=256)
+def _atomate2_search_on_lattice(
+    lattice: tuple[tuple[float, ...], ...], min_length: float, max_atoms: int
+) -> tuple[tuple[int, ...], ...]:
+    """Return atomate2's matrix for a one-atom cell of ``lattice`` (cached, immutable)."""
+    from pymatgen.core import Lattice
+    from pymatgen.core import Structure as PymatgenStructure
+
+    one_atom = PymatgenStructure(Lattice(lattice), ["H"], [[0.0, 0.0, 0.0]])
+    return tuple(map(tuple, _atomate2_search(one_atom, min_length, max_atoms).tolist()))
+
+
+def _atomate2_search(structure: Structure, min_length: float, max_atoms: int) -> np.ndarray:
+    """Return :func:`atomate2.common.utils.get_supercell_matrix` of ``structure``, rounded."""
+    from atomate2.common.utils import get_supercell_matrix
+
+    matrix = get_supercell_matrix(
+        structure,
+        min_length=min_length,
+        max_length=None,
+        prefer_90_degrees=True,
+        allow_orthorhombic=False,
+        max_atoms=max_atoms,
+    )
+    return np.rint(np.asarray(matrix)).astype(int)
+
+
 def phonon_supercell_matrix(
     structure: Structure,
     min_length: float,
@@ -188,10 +260,8 @@ def phonon_supercell_matrix(
 
     The rule:
 
-    1. atomate2's choice, :func:`atomate2.common.utils.get_supercell_matrix` (the plain
-       function behind PhononMaker's ``get_supercell_size`` job, atomate2 0.1.5) with
-       PhononMaker's defaults ``prefer_90_degrees=True``, ``allow_orthorhombic=False``,
-       ``max_length=None``: the most cubic supercell whose heights reach ``min_length``
+    1. atomate2's choice (:func:`atomate2_supercell_matrix`, PhononMaker's defaults): the
+       most cubic supercell whose heights reach ``min_length``
        (:func:`~mlip_finetune.data.supercells.minimum_width`). Kept whenever it preserves the
        point group (:func:`preserves_point_group`), so cubic crystals get the paper's atomate2
        DFT reference cells unchanged (cubic supercells, min side 20 Å, paper §4.1).
@@ -221,20 +291,9 @@ def phonon_supercell_matrix(
     ValueError
         If ``min_length`` is not positive.
     """
-    from atomate2.common.utils import get_supercell_matrix
-
     if min_length <= 0:
         raise ValueError(f"min_length must be positive, got {min_length} Å")
-    kwargs = {} if max_atoms is None else {"max_atoms": max_atoms}
-    atomate2_matrix = get_supercell_matrix(
-        structure,
-        min_length=min_length,
-        max_length=None,
-        prefer_90_degrees=True,
-        allow_orthorhombic=False,
-        **kwargs,
-    )
-    matrix = np.rint(np.asarray(atomate2_matrix)).astype(int)
+    matrix = atomate2_supercell_matrix(structure, min_length, max_atoms)
     if not preserves_point_group(structure, matrix):
         candidates = [conventional_supercell_matrix(structure, min_length)]
         candidates.append(uniform_supercell_matrix(structure, min_length))
