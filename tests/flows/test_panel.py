@@ -2,13 +2,13 @@
 
 fcc Al (metal), hcp Mg (hexagonal), wurtzite GaN (polar hexagonal), rhombohedral As
 (trigonal), bcc Fe (magnetic), cubic SrTiO₃ (perovskite), each on the small cells of
-:data:`DFT_CELLS` (measured here: the panel takes about 12 minutes, Fe's spin-polarised
-statics about 3 of them). For each: a tiny stand-in
-foundation distilled from CHGNet by the test itself (the real stand-in code path), the
-training data of every supercell protocol, and the whole material flow with real GPAW
-statics and phonons and real MACE fine-tuning. Physics asserted: the acoustic sum rule, the
-fine-tuned model beating its foundation on the held-out DFT frames, real DFT phonons of the
-stable crystals, spin polarisation only where a magnetic element is.
+:data:`DFT_CELLS` (measured on this 2-core machine: 12 minutes on its own, 16 within the
+whole suite; SrTiO₃ at O's 650 eV, Fe spin-polarised and GaN at N's 630 eV cost most). For
+each: a tiny stand-in foundation distilled from CHGNet by the test itself (the real stand-in
+code path), the training data of every supercell protocol, and the whole material flow with
+real GPAW statics and phonons and real MACE fine-tuning. Physics asserted: the acoustic sum
+rule, the fine-tuned model beating its foundation on the held-out DFT frames, real DFT phonons
+of the stable crystals, spin polarisation only where a magnetic element is.
 
 Marked ``panel`` (and slow, dft): ``-m "not panel"`` skips it.
 """
