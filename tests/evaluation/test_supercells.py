@@ -192,3 +192,26 @@ def test_atomate2s_search_on_the_lattice_alone_gives_its_matrix(name, min_length
         atomate2_supercell_matrix(structure, min_length, max_atoms), whole
     )
     assert _atomate2_search_on_lattice.cache_info().hits == hits + 1
+
+
+@pytest.mark.parametrize(
+    ("lattice", "min_length", "max_atoms"),
+    [
+        ((3.84, 3.84, 3.17, 90, 100, 101), 5.0, 64),  # triclinic: no 90° cell below 1200
+        ((3.66, 4.15, 4.07, 99, 87, 82), 7.0, 128),
+        ((3.8, 4.1, 3.9, 90, 103, 90), 5.0, 64),  # monoclinic
+    ],
+)
+def test_the_capped_phonon_search_gives_the_uncapped_matrix(lattice, min_length, max_atoms):
+    """Where no 90° cell exists, capping atomate2's search at the preset's DFT limit only
+    ends it sooner: the same most cubic cell."""
+    cell = Structure(Lattice.from_parameters(*lattice), ["Si"], [[0, 0, 0]])
+    capped = phonon_supercell_matrix(cell, min_length, max_atoms=max_atoms)
+    assert capped == phonon_supercell_matrix(cell, min_length)
+    assert round(abs(np.linalg.det(capped))) <= max_atoms
+
+
+def test_a_phonon_cell_over_the_limit_is_the_uncapped_one(si_primitive):
+    """No cell within the limit: the uncapped matrix, for the size check to refuse."""
+    expected = phonon_supercell_matrix(si_primitive, 5.0)  # the 8-atom cube
+    assert phonon_supercell_matrix(si_primitive, 5.0, max_atoms=4) == expected

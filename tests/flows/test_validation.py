@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +19,6 @@ from mlip_finetune.flows.validation import (
     check_dft_elements,
     dft_workload,
     jobs_by_stage,
-    phonon_matrix_within,
     validate_material,
 )
 from mlip_finetune.foundation import FoundationModel
@@ -82,35 +80,6 @@ def test_make_refuses_a_cell_too_big_for_the_preset(si_primitive, tiny_foundatio
     assert "phonon displacement statics: 1 × 8 atoms" in message
     assert "Use --preset test (at most 64 atoms per static; 8 here)" in message
     assert "paper (no limit)" in message
-
-
-@pytest.mark.parametrize(
-    ("lattice", "min_length", "max_atoms"),
-    [
-        ((3.84, 3.84, 3.17, 90, 100, 101), 5.0, 64),  # triclinic: no 90° cell below 1200
-        ((3.66, 4.15, 4.07, 99, 87, 82), 7.0, 128),
-        ((3.8, 4.1, 3.9, 90, 103, 90), 5.0, 64),  # monoclinic
-    ],
-)
-def test_the_capped_phonon_search_gives_the_uncapped_matrix(lattice, min_length, max_atoms):
-    """Where no 90° cell exists, capping atomate2's search at the preset's DFT limit only
-    ends it sooner: the same most cubic cell."""
-    from pymatgen.core import Lattice, Structure
-
-    from mlip_finetune.evaluation.phonons import phonon_supercell_matrix
-
-    cell = Structure(Lattice.from_parameters(*lattice), ["Si"], [[0, 0, 0]])
-    capped = phonon_matrix_within(cell, min_length, max_atoms)
-    assert capped == phonon_supercell_matrix(cell, min_length)
-    assert round(abs(np.linalg.det(capped))) <= max_atoms
-
-
-def test_a_phonon_cell_over_the_limit_is_the_uncapped_one(si_primitive):
-    """No cell within the limit: the uncapped matrix, for the size check to refuse."""
-    from mlip_finetune.evaluation.phonons import phonon_supercell_matrix
-
-    expected = phonon_supercell_matrix(si_primitive, 5.0)  # the 8-atom cube
-    assert phonon_matrix_within(si_primitive, 5.0, 4) == expected
 
 
 def test_a_one_atom_cell_trains_on_a_cell_with_forces(tiny_foundation):

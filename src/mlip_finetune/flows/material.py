@@ -123,8 +123,8 @@ class MaterialFlowMaker(Maker):
         Most atoms in one DFT static (training frame or phonon displacement); a larger cell
         is refused by :meth:`make` (:class:`~mlip_finetune.flows.validation.DFTSizeError`).
         It also caps atomate2's search for a 90° phonon supercell
-        (:func:`~mlip_finetune.flows.validation.phonon_matrix_within`). None: no limit. The
-        presets set it (``PresetSizes.max_dft_atoms``).
+        (:func:`~mlip_finetune.evaluation.supercells.atomate2_supercell_matrix`). None: no
+        limit. The presets set it (``PresetSizes.max_dft_atoms``).
     preset
         Name of the preset that configured this maker (for messages only); None if none.
     """

@@ -202,11 +202,19 @@ def _primitive(structure: Structure) -> Structure:
 
 
 def _phonon_matrix(unit_cell: Structure, maker: MaterialFlowMaker) -> list[list[int]]:
-    """Return the maker's phonon supercell matrix, or raise a SupercellError."""
+    """Return the maker's phonon supercell matrix, or raise a SupercellError.
+
+    atomate2's search is capped at the maker's limit of atoms per DFT static
+    (:func:`~mlip_finetune.evaluation.supercells.atomate2_supercell_matrix`).
+    """
+    from mlip_finetune.evaluation.phonons import phonon_supercell_matrix
+
     if maker.phonon_supercell_matrix is not None:
         return [list(map(int, row)) for row in maker.phonon_supercell_matrix]
     try:
-        return phonon_matrix_within(unit_cell, maker.phonon_min_length, maker.max_dft_atoms)
+        return phonon_supercell_matrix(
+            unit_cell, maker.phonon_min_length, max_atoms=maker.max_dft_atoms
+        )
     except MlipFinetuneError:
         raise
     except (ValueError, AttributeError, RuntimeError) as exc:
@@ -214,48 +222,6 @@ def _phonon_matrix(unit_cell: Structure, maker: MaterialFlowMaker) -> list[list[
             f"No phonon supercell of at least {maker.phonon_min_length} Å found for "
             f"{unit_cell.composition.reduced_formula} ({type(exc).__name__}: {exc})."
         ) from exc
-
-
-def phonon_matrix_within(
-    unit_cell: Structure, min_length: float, max_atoms: int | None
-) -> list[list[int]]:
-    """Return the phonon supercell matrix with atomate2's 90° search capped at a DFT limit.
-
-    :func:`~mlip_finetune.evaluation.phonons.phonon_supercell_matrix` with ``max_atoms``:
-    atomate2 stops looking for a 90° supercell at the preset's limit of atoms per DFT static
-    and falls back to its most cubic one, which a crystal whose 90° cell would exceed the
-    limit may fit; a low-symmetry lattice, which has no 90° cell below atomate2's 1200
-    atoms, gets the same cell in 0.1-0.4 s instead of 4-7 s. If no cell fits the limit,
-    the uncapped matrix is returned, for the size check to refuse with its advice.
-
-    Parameters
-    ----------
-    unit_cell
-        Primitive standard cell (Å).
-    min_length
-        Minimum supercell height (Å).
-    max_atoms
-        Atoms per DFT static allowed (``MaterialFlowMaker.max_dft_atoms``); None: atomate2's
-        uncapped search (1200 atoms).
-
-    Returns
-    -------
-    list of list of int
-        3x3 matrix, phonopy's convention.
-
-    Raises
-    ------
-    AttributeError, ValueError
-        From the uncapped search (no supercell found, non-positive length).
-    """
-    from mlip_finetune.evaluation.phonons import phonon_supercell_matrix
-
-    if max_atoms is not None:
-        try:
-            return phonon_supercell_matrix(unit_cell, min_length, max_atoms=max_atoms)
-        except AttributeError:  # no cell within the limit: the size check refuses it
-            pass
-    return phonon_supercell_matrix(unit_cell, min_length)
 
 
 def _n_displacements(unit_cell: Structure, matrix: list[list[int]], displacement: float) -> int:
@@ -360,6 +326,7 @@ def check_dft_size(
 
 def _presets_that_fit(unit_cell: Structure) -> str:
     """Return which presets accept the cell, e.g. ``"Use --preset paper (no limit)."``."""
+    from mlip_finetune.evaluation.phonons import phonon_supercell_matrix
     from mlip_finetune.flows.presets import PRESETS
 
     fits = []
@@ -370,7 +337,9 @@ def _presets_that_fit(unit_cell: Structure) -> str:
             continue
         try:
             training = supercell_matrix_for_protocol(unit_cell, sizes.data["protocol"])
-            phonon = phonon_matrix_within(unit_cell, sizes.min_length, sizes.max_dft_atoms)
+            phonon = phonon_supercell_matrix(
+                unit_cell, sizes.min_length, max_atoms=sizes.max_dft_atoms
+            )
         except (ValueError, AttributeError, RuntimeError):
             continue
         largest = max(_n_atoms(training, len(unit_cell)), _n_atoms(phonon, len(unit_cell)))
