@@ -7,7 +7,9 @@ from mlip_finetune.fitting.standin import (
     StandinSettings,
     _key,
     build_standin_foundation,
+    compare_with_teacher,
     label_with_chgnet,
+    read_standin_report,
     standin_structures,
 )
 
@@ -62,7 +64,10 @@ def test_cached_standin_is_found_and_checked(tiny_standin, si_primitive, tmp_pat
 
     directory = Path(tiny_standin.path).parent
     again = build_standin_foundation(
-        si_primitive, cache_dir=directory.parent.parent, settings=_tiny_settings(directory)
+        si_primitive,
+        cache_dir=directory.parent.parent,
+        settings=_tiny_settings(directory),
+        compare_phonons=False,
     )
     assert again == tiny_standin
     # a cache whose model does not match its recorded sha256 is refused
@@ -74,6 +79,41 @@ def test_cached_standin_is_found_and_checked(tiny_standin, si_primitive, tmp_pat
         build_standin_foundation(
             si_primitive, cache_dir=tmp_path, settings=_tiny_settings(directory)
         )
+
+
+def test_a_cached_standin_gets_its_phonons_compared_with_the_teacher(
+    tiny_standin, si_primitive, tmp_path
+):
+    """The comparison `standin build` prints: CHGNet's Si phonons against the student's."""
+    import shutil
+    from pathlib import Path
+
+    directory = Path(tiny_standin.path).parent
+    copy = tmp_path / "standin" / directory.name
+    shutil.copytree(directory, copy)
+    assert read_standin_report(copy / "standin.model").teacher_phonons is None
+    again = build_standin_foundation(
+        si_primitive, cache_dir=tmp_path, settings=_tiny_settings(directory)
+    )
+    phonons = read_standin_report(again.path).teacher_phonons
+    # CHGNet's diamond Si at a = 5.468 Å: ω_max about 13 THz (DFT 15.1, issue 12)
+    assert 11.0 < phonons.teacher_max_frequency_thz < 15.0
+    assert phonons.n_atoms >= 2 * 8  # a supercell of at least 7 Å
+    assert 0.0 < phonons.phonon_mae_thz < 10.0
+    # the tiny, under-trained student is much softer than its teacher: far off the target
+    assert phonons.max_frequency_thz < phonons.teacher_max_frequency_thz
+    assert not phonons.on_target
+    assert "ABOVE the 0.3 THz target" in phonons.line()
+
+
+def test_the_teacher_compared_with_itself_has_no_phonon_error(tiny_standin, si_primitive):
+    from mlip_finetune.core.calculators import mace_calculator
+
+    same = compare_with_teacher(
+        si_primitive, tiny_standin.path, teacher=mace_calculator(tiny_standin.path, "cpu")
+    )
+    assert same.phonon_mae_thz == pytest.approx(0.0, abs=1e-9)
+    assert same.on_target
 
 
 def _tiny_settings(directory):

@@ -39,14 +39,25 @@ if TYPE_CHECKING:
 __all__ = [
     "StandinReport",
     "StandinSettings",
+    "TeacherPhonons",
     "build_standin_foundation",
     "chgnet_calculator",
+    "compare_with_teacher",
     "label_with_chgnet",
+    "read_standin_report",
     "standin_model_path",
     "standin_structures",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Phonon MAE against the teacher (THz) below which the stand-in's "foundation" rows reflect
+#: its teacher, a real universal potential, rather than the student's own softness.
+TEACHER_PHONON_TARGET_THZ = 0.3
+#: Minimum phonon supercell height (Å) and q-mesh length (Å) of the teacher comparison:
+#: the ``local`` preset's phonon supercells, a coarse mesh (seconds for both models).
+TEACHER_PHONON_MIN_LENGTH = 7.0
+TEACHER_PHONON_MESH = 20.0
 
 
 class StandinSettings(BaseModel):
@@ -82,6 +93,35 @@ class StandinSettings(BaseModel):
     seed: int = Field(default=7, description="Random seed of structures and training.")
 
 
+class TeacherPhonons(BaseModel):
+    """How closely a stand-in's phonons track its teacher's (:func:`compare_with_teacher`)."""
+
+    phonon_mae_thz: float = Field(
+        description="Student vs teacher phonon frequency MAE over the q-mesh (THz)."
+    )
+    max_frequency_thz: float = Field(description="The student's largest frequency (THz).")
+    teacher_max_frequency_thz: float = Field(description="The teacher's largest frequency (THz).")
+    supercell_matrix: list[list[int]] = Field(description="Phonon supercell of the comparison.")
+    n_atoms: int = Field(description="Atoms of that supercell.")
+    target_thz: float = Field(
+        default=TEACHER_PHONON_TARGET_THZ, description="The MAE a stand-in should stay below."
+    )
+
+    @property
+    def on_target(self) -> bool:
+        """True if the phonon MAE is below :attr:`target_thz`."""
+        return self.phonon_mae_thz < self.target_thz
+
+    def line(self) -> str:
+        """One line for the command line and the logs."""
+        verdict = "within" if self.on_target else "ABOVE"
+        return (
+            f"phonons vs teacher: MAE {self.phonon_mae_thz:.2f} THz ({verdict} the "
+            f"{self.target_thz:g} THz target), ω_max {self.max_frequency_thz:.2f} THz vs "
+            f"{self.teacher_max_frequency_thz:.2f} THz, {self.n_atoms}-atom supercell"
+        )
+
+
 class StandinReport(BaseModel):
     """Provenance of a built stand-in, stored next to the model as ``standin.json``."""
 
@@ -94,6 +134,10 @@ class StandinReport(BaseModel):
     build_time_s: float = Field(description="Labelling + training wall time (s).")
     valid_force_mae: float | None = Field(description="Student vs teacher force MAE (meV/Å).")
     valid_energy_mae: float | None = Field(description="Student vs teacher (meV/atom).")
+    teacher_phonons: TeacherPhonons | None = Field(
+        default=None,
+        description="The student's phonons against its teacher's (None: not compared yet).",
+    )
     settings: dict
 
 
@@ -198,6 +242,64 @@ def label_with_chgnet(structures: list[Structure]) -> list[StaticDocument]:
     )
 
 
+def compare_with_teacher(
+    structure: Structure,
+    model_path: str | Path,
+    teacher: Calculator | None = None,
+    *,
+    min_length: float = TEACHER_PHONON_MIN_LENGTH,
+    mesh: float = TEACHER_PHONON_MESH,
+) -> TeacherPhonons:
+    """Compare a stand-in's phonons with its teacher's on the same cell.
+
+    Both models see the same primitive cell (the input geometry, relaxed by neither, so the
+    comparison measures the force constants, not two equilibrium volumes) and the same
+    displaced supercells (:func:`~mlip_finetune.evaluation.supercells.phonon_supercell_matrix`
+    at ``min_length``); force constants with symfc, the MAE of
+    :func:`~mlip_finetune.evaluation.metrics.phonon_frequency_mae` (paper §3.3) with the
+    teacher as the reference.
+
+    Parameters
+    ----------
+    structure
+        The material (Å).
+    model_path
+        The stand-in's MACE model file.
+    teacher
+        The teacher's ASE calculator; None loads CHGNet (:func:`chgnet_calculator`).
+    min_length
+        Minimum phonon supercell height (Å).
+    mesh
+        q-mesh length (Å, phonopy's rule).
+
+    Returns
+    -------
+    TeacherPhonons
+        MAE and both largest frequencies (THz), the supercell used.
+    """
+    from mlip_finetune.core.calculators import mace_calculator
+    from mlip_finetune.evaluation.metrics import phonon_frequency_mae
+    from mlip_finetune.evaluation.phonons import phonon_document_from_calculator
+    from mlip_finetune.evaluation.supercells import phonon_supercell_matrix
+
+    cell = structure.get_primitive_structure()
+    matrix = phonon_supercell_matrix(cell, min_length)
+    docs = {
+        name: phonon_document_from_calculator(cell, calc, name, matrix, mesh=mesh)
+        for name, calc in (
+            ("teacher", teacher if teacher is not None else chgnet_calculator()),
+            ("stand-in", mace_calculator(model_path, device="cpu")),
+        )
+    }
+    return TeacherPhonons(
+        phonon_mae_thz=phonon_frequency_mae(docs["stand-in"], docs["teacher"]),
+        max_frequency_thz=docs["stand-in"].max_frequency,
+        teacher_max_frequency_thz=docs["teacher"].max_frequency,
+        supercell_matrix=[[int(x) for x in row] for row in matrix],
+        n_atoms=round(len(cell) * abs(np.linalg.det(np.asarray(matrix)))),
+    )
+
+
 def standin_model_path(
     structure: Structure,
     cache_dir: str | Path | None = None,
@@ -228,6 +330,7 @@ def build_standin_foundation(
     settings: StandinSettings | None = None,
     *,
     force: bool = False,
+    compare_phonons: bool = True,
 ) -> FoundationModel:
     """Build (or load from cache) the CHGNet-distilled stand-in foundation for a material.
 
@@ -242,11 +345,16 @@ def build_standin_foundation(
         Build settings; part of the cache key.
     force
         Rebuild even when cached.
+    compare_phonons
+        Compare the stand-in's phonons with its teacher's (:func:`compare_with_teacher`,
+        seconds) and record them in ``standin.json``; a cached stand-in without the
+        comparison gets it now. False skips it (the test suite's tiny stand-ins).
 
     Returns
     -------
     FoundationModel
-        ``is_standin=True``, name ``"standin"``.
+        ``is_standin=True``, name ``"standin"``; the comparison, if made, is logged and is in
+        ``standin.json`` (:func:`read_standin_report`).
 
     Raises
     ------
@@ -269,12 +377,45 @@ def build_standin_foundation(
             )
         logger.info("Using cached stand-in foundation %s", model_path)
         # the cache may have been moved: trust the directory, not the recorded path
-        return _as_foundation(report.model_copy(update={"model_path": str(model_path.resolve())}))
+        report = report.model_copy(update={"model_path": str(model_path.resolve())})
+        if compare_phonons and report.teacher_phonons is None:
+            report = _with_teacher_phonons(structure, report, report_path)
+        return _as_foundation(report)
     directory.mkdir(parents=True, exist_ok=True)
     report = _distil(structure, settings, directory)
     report_path.write_text(report.model_dump_json(indent=2))
     logger.info("Stand-in built in %.0f s: %s", report.build_time_s, model_path)
+    if compare_phonons:
+        report = _with_teacher_phonons(structure, report, report_path)
     return _as_foundation(report)
+
+
+def _with_teacher_phonons(
+    structure: Structure, report: StandinReport, report_path: Path
+) -> StandinReport:
+    """Compare the stand-in's phonons with its teacher's, record and log the comparison."""
+    phonons = compare_with_teacher(structure, report.model_path)
+    report = report.model_copy(update={"teacher_phonons": phonons})
+    report_path.write_text(report.model_dump_json(indent=2))
+    (logger.info if phonons.on_target else logger.warning)("Stand-in %s", phonons.line())
+    return report
+
+
+def read_standin_report(model_path: str | Path) -> StandinReport | None:
+    """Return the ``standin.json`` next to a stand-in model, or None if there is none.
+
+    Parameters
+    ----------
+    model_path
+        The stand-in's model file.
+
+    Returns
+    -------
+    StandinReport or None
+        The build record, with the teacher comparison if one was made.
+    """
+    path = Path(model_path).parent / "standin.json"
+    return StandinReport.model_validate_json(path.read_text()) if path.is_file() else None
 
 
 def _distil(structure: Structure, settings: StandinSettings, directory: Path) -> StandinReport:
