@@ -106,6 +106,28 @@ def test_a_cached_standin_gets_its_phonons_compared_with_the_teacher(
     assert "ABOVE the 0.3 THz target" in phonons.line()
 
 
+def test_a_failed_teacher_comparison_leaves_the_standin_usable(
+    tiny_standin, si_primitive, tmp_path, monkeypatch, caplog
+):
+    import shutil
+    from pathlib import Path
+
+    from mlip_finetune.fitting import standin
+
+    def fail(*_, **__):
+        raise ValueError("symfc: no solution")
+
+    monkeypatch.setattr(standin, "compare_with_teacher", fail)
+    directory = Path(tiny_standin.path).parent
+    shutil.copytree(directory, tmp_path / "standin" / directory.name)
+    again = build_standin_foundation(
+        si_primitive, cache_dir=tmp_path, settings=_tiny_settings(directory)
+    )
+    assert again.sha256 == tiny_standin.sha256
+    assert read_standin_report(again.path).teacher_phonons is None
+    assert "could not be compared with the teacher's: symfc: no solution" in caplog.text
+
+
 def test_the_teacher_compared_with_itself_has_no_phonon_error(tiny_standin, si_primitive):
     from mlip_finetune.core.calculators import mace_calculator
 

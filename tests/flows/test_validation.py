@@ -52,6 +52,18 @@ def test_workload_of_si_at_preset_test(si_primitive, tiny_foundation):
     assert workload.max_atoms == displacements.n_atoms <= PRESETS[RunPreset.TEST].max_dft_atoms
 
 
+def test_workload_counts_the_dft_property_suite(si_primitive, tiny_foundation):
+    """The dry run's count includes the property suite: the relaxation, 7 EOS volumes and
+    diamond's 3 symmetry-inequivalent strains (the "dft elastic i/3" jobs of a real run)."""
+    assert not dft_workload(si_primitive, material_flow_maker("test")).by_stage(Stage.PROPERTIES)
+    maker = material_flow_maker("test", properties=True)
+    relax, points = validate_material(si_primitive, tiny_foundation, maker).by_stage(
+        Stage.PROPERTIES
+    )
+    assert relax.text == "property relaxation (unit cell): 1 × 2 atoms"
+    assert points.text == "EOS and elastic fixed-cell relaxations: 10 × 2 atoms"
+
+
 def test_training_statics_follow_the_data_maker(si_primitive):
     maker = material_flow_maker("local")
     maker.training_data_maker.n_frames = 3

@@ -393,8 +393,16 @@ def build_standin_foundation(
 def _with_teacher_phonons(
     structure: Structure, report: StandinReport, report_path: Path
 ) -> StandinReport:
-    """Compare the stand-in's phonons with its teacher's, record and log the comparison."""
-    phonons = compare_with_teacher(structure, report.model_path)
+    """Compare the stand-in's phonons with its teacher's, record and log the comparison.
+
+    A comparison that fails (phonopy or symfc on an unusual cell) is logged and not
+    recorded: it is a diagnostic, and the stand-in stays usable.
+    """
+    try:
+        phonons = compare_with_teacher(structure, report.model_path)
+    except (RuntimeError, ValueError) as error:
+        logger.warning("Stand-in phonons could not be compared with the teacher's: %s", error)
+        return report
     report = report.model_copy(update={"teacher_phonons": phonons})
     report_path.write_text(report.model_dump_json(indent=2))
     (logger.info if phonons.on_target else logger.warning)("Stand-in %s", phonons.line())

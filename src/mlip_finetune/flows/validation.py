@@ -236,8 +236,9 @@ def dft_workload(structure: Structure, maker: MaterialFlowMaker) -> MaterialWork
 
     Training statics: ``len(volume_scales) × n_frames`` of the training-data maker, each of
     the protocol's supercell; phonon displacements: phonopy's symmetry-reduced displacements
-    of the phonon supercell; one relaxation of the unit cell if the maker relaxes. Nothing
-    is computed beyond symmetry and supercell searches (seconds).
+    of the phonon supercell; one relaxation of the unit cell if the maker relaxes; with a DFT
+    property suite, its relaxation and its EOS and elastic points (``_property_batches``).
+    Nothing is computed beyond symmetry and supercell searches (seconds).
 
     Parameters
     ----------
@@ -280,12 +281,48 @@ def dft_workload(structure: Structure, maker: MaterialFlowMaker) -> MaterialWork
             _n_atoms(phonon, n_unit),
         )
     )
+    batches.extend(_property_batches(unit_cell, maker.dft_properties_maker))
     return MaterialWorkload(
         unit_cell=unit_cell,
         phonon_matrix=phonon,
         training_matrix=training.astype(int).tolist(),
         batches=tuple(batches),
     )
+
+
+def _property_batches(unit_cell: Structure, properties_maker: object) -> list[DFTBatch]:
+    """Return the DFT property suite's calculations on the unit cell (none without one).
+
+    One cell relaxation (or a static without ``relax``), then one fixed-cell relaxation per
+    EOS volume and per symmetry-inequivalent elastic strain
+    (:func:`~mlip_finetune.evaluation.elastic.elastic_deformations` on the unrelaxed cell,
+    whose symmetry the relaxation keeps). A DFT phase-transition search is not counted: its
+    statics depend on the soft modes found at run time.
+    """
+    settings = getattr(properties_maker, "property_settings", None)
+    if settings is None:
+        return []
+    from mlip_finetune.evaluation.elastic import elastic_deformations
+    from mlip_finetune.evaluation.property_settings import PropertySettings
+
+    props = PropertySettings.model_validate(settings)
+    deformations, _ = elastic_deformations(
+        unit_cell,
+        strain_magnitudes=props.strain_magnitudes,
+        sym_reduce=props.sym_reduce,
+        symprec=props.symprec,
+    )
+    n_unit = len(unit_cell)
+    first = "relaxation" if props.relax else "static"
+    return [
+        DFTBatch(Stage.PROPERTIES, f"property {first} (unit cell)", 1, n_unit),
+        DFTBatch(
+            Stage.PROPERTIES,
+            "EOS and elastic fixed-cell relaxations",
+            len(props.volume_strains) + len(deformations),
+            n_unit,
+        ),
+    ]
 
 
 def _n_atoms(matrix: object, n_unit: int) -> int:
