@@ -2,8 +2,9 @@
 
 fcc Al (metal), hcp Mg (hexagonal), wurtzite GaN (polar hexagonal), rhombohedral As
 (trigonal), bcc Fe (magnetic), cubic SrTiO₃ (perovskite), each on the small cells of
-:data:`DFT_CELLS` (measured on this 2-core machine: 12 minutes on its own, 16 within the
-whole suite; SrTiO₃ at O's 650 eV, Fe spin-polarised and GaN at N's 630 eV cost most). For
+:data:`DFT_CELLS` (measured on this 2-core machine: 13 minutes within the whole suite, 794
+s; spin-polarised Fe, SrTiO₃ at O's 650 eV and GaN at N's 630 eV cost most, the insulators
+on the coarser meshes of :data:`KSPACING`). For
 each: a tiny stand-in foundation distilled from CHGNet by the test itself (the real stand-in
 code path), the training data of every supercell protocol, and the whole material flow with
 real GPAW statics and phonons and real MACE fine-tuning. Physics asserted: the acoustic sum
