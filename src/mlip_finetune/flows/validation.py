@@ -237,7 +237,8 @@ def dft_workload(structure: Structure, maker: MaterialFlowMaker) -> MaterialWork
     Training statics: ``len(volume_scales) × n_frames`` of the training-data maker, each of
     the protocol's supercell; phonon displacements: phonopy's symmetry-reduced displacements
     of the phonon supercell; one relaxation of the unit cell if the maker relaxes; with a DFT
-    property suite, its relaxation and its EOS and elastic points (``_property_batches``).
+    property suite that counts its calculations (GPAW's), its relaxation and its EOS and
+    elastic points.
     Nothing is computed beyond symmetry and supercell searches (seconds).
 
     Parameters
@@ -291,37 +292,17 @@ def dft_workload(structure: Structure, maker: MaterialFlowMaker) -> MaterialWork
 
 
 def _property_batches(unit_cell: Structure, properties_maker: object) -> list[DFTBatch]:
-    """Return the DFT property suite's calculations on the unit cell (none without one).
+    """Return the DFT property suite's calculations on the unit cell, as the suite counts them.
 
-    One cell relaxation (or a static without ``relax``), then one fixed-cell relaxation per
-    EOS volume and per symmetry-inequivalent elastic strain
-    (:func:`~mlip_finetune.evaluation.elastic.elastic_deformations` on the unrelaxed cell,
-    whose symmetry the relaxation keeps). A DFT phase-transition search is not counted: its
-    statics depend on the soft modes found at run time.
+    ``DFTPropertiesMaker.dft_calculations``; none for a suite that cannot say (atomate2's
+    VASP flows) or without a suite.
     """
-    settings = getattr(properties_maker, "property_settings", None)
-    if settings is None:
+    count = getattr(properties_maker, "dft_calculations", None)
+    if count is None:
         return []
-    from mlip_finetune.evaluation.elastic import elastic_deformations
-    from mlip_finetune.evaluation.property_settings import PropertySettings
-
-    props = PropertySettings.model_validate(settings)
-    deformations, _ = elastic_deformations(
-        unit_cell,
-        strain_magnitudes=props.strain_magnitudes,
-        sym_reduce=props.sym_reduce,
-        symprec=props.symprec,
-    )
     n_unit = len(unit_cell)
-    first = "relaxation" if props.relax else "static"
     return [
-        DFTBatch(Stage.PROPERTIES, f"property {first} (unit cell)", 1, n_unit),
-        DFTBatch(
-            Stage.PROPERTIES,
-            "EOS and elastic fixed-cell relaxations",
-            len(props.volume_strains) + len(deformations),
-            n_unit,
-        ),
+        DFTBatch(Stage.PROPERTIES, description, n, n_unit) for description, n in count(unit_cell)
     ]
 
 

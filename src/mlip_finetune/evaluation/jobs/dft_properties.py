@@ -93,6 +93,37 @@ class DFTPropertiesMaker(Maker):
             optimizer=props.optimizer,
         )
 
+    def dft_calculations(self, unit_cell: Structure) -> list[tuple[str, int]]:
+        """Return the DFT calculations this suite will run on a unit cell, without running any.
+
+        One cell relaxation (a static without ``relax``), then one fixed-cell relaxation per
+        EOS volume and per symmetry-inequivalent strain (:func:`elastic_deformations` on the
+        given cell, whose symmetry the relaxation keeps). The phase-transition search is not
+        counted: its statics depend on the soft modes found at run time.
+
+        Parameters
+        ----------
+        unit_cell
+            The unit cell the suite will start from (Å).
+
+        Returns
+        -------
+        list of (str, int)
+            ``[("property relaxation (unit cell)", 1), ("EOS and elastic fixed-cell
+            relaxations", n)]``, each on the unit cell's atoms.
+        """
+        props = PropertySettings.model_validate(self.property_settings)
+        deformations, _ = elastic_deformations(
+            unit_cell,
+            strain_magnitudes=props.strain_magnitudes,
+            sym_reduce=props.sym_reduce,
+            symprec=props.symprec,
+        )
+        first = "property relaxation" if props.relax else "property static"
+        first += " (unit cell)"
+        n_points = len(props.volume_strains) + len(deformations)
+        return [(first, 1), ("EOS and elastic fixed-cell relaxations", n_points)]
+
     def make(
         self,
         structure: Structure | OutputReference,
