@@ -3,7 +3,7 @@
 The real mace trainings through run_mace_train are in tests/fitting/test_training.py.
 """
 
-import sys
+import json
 import time
 from pathlib import Path
 
@@ -25,10 +25,14 @@ def _epoch_line(epoch, loss):
     )
 
 
-def _program(lines, *, then="", exit_code=0):
-    """A command printing ``lines``, then running ``then``, then exiting with ``exit_code``."""
-    source = "\n".join([*(f"print({line!r}, flush=True)" for line in lines), then])
-    return [sys.executable, "-c", f"{source}\nraise SystemExit({exit_code})"]
+PROGRAM = "tests.fitting.mace.program"
+
+
+def _program(lines, *, sleep=0, exit_code=0, env=()):
+    """Module and arguments of a program printing ``lines`` (and the values of ``env``), then
+    sleeping ``sleep`` s and exiting with ``exit_code``."""
+    spec = {"lines": list(lines), "sleep": sleep, "exit": exit_code, "env": list(env)}
+    return PROGRAM, [json.dumps(spec)]
 
 
 def test_records_log_tail_and_callbacks(tmp_path):
@@ -36,7 +40,7 @@ def test_records_log_tail_and_callbacks(tmp_path):
     seen_lines, seen_epochs = [], []
     log_path = tmp_path / "train.log"
     run = run_training_process(
-        _program(lines),
+        *_program(lines),
         cwd=tmp_path,
         log_path=log_path,
         label="transfer",
@@ -56,7 +60,7 @@ def test_records_log_tail_and_callbacks(tmp_path):
     # append_log keeps the history of an earlier run; the tail holds the last 25 lines only
     many = [f"line {i}" for i in range(40)]
     again = run_training_process(
-        _program(many),
+        *_program(many),
         cwd=tmp_path,
         log_path=log_path,
         label="transfer",
@@ -68,13 +72,8 @@ def test_records_log_tail_and_callbacks(tmp_path):
 
 
 def test_environment_reaches_the_process(tmp_path):
-    command = [
-        sys.executable,
-        "-c",
-        "import os; print(os.environ['MLIP_FINETUNE_TEST'], os.environ['PYTHONUNBUFFERED'])",
-    ]
     run = run_training_process(
-        command,
+        *_program([], env=["MLIP_FINETUNE_TEST", "PYTHONUNBUFFERED"]),
         cwd=tmp_path,
         log_path=tmp_path / "log",
         label="x",
@@ -90,9 +89,7 @@ def test_divergence_kills_the_process_at_once(tmp_path):
         TrainingDivergedError, match=r"Training 'transfer' diverged: .* nan at epoch 1\."
     ) as err:
         run_training_process(
-            _program(
-                [_epoch_line(0, 0.5), _epoch_line(1, "nan")], then="import time\ntime.sleep(60)"
-            ),
+            *_program([_epoch_line(0, 0.5), _epoch_line(1, "nan")], sleep=60),
             cwd=tmp_path,
             log_path=tmp_path / "train.log",
             label="transfer",
@@ -110,7 +107,7 @@ def test_a_failing_callback_kills_the_process(tmp_path):
     started = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         run_training_process(
-            _program([_epoch_line(0, 0.5)], then="import time\ntime.sleep(60)"),
+            *_program([_epoch_line(0, 0.5)], sleep=60),
             cwd=tmp_path,
             log_path=tmp_path / "train.log",
             label="transfer",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -296,7 +295,8 @@ def run_equitrain_finetune(
         )
     logger.info("equitrain %s '%s': log %s", mode, label, paths.log_path)
     run = run_training_process(
-        [sys.executable, "-m", DRIVER_MODULE, str(paths.spec_path)],
+        DRIVER_MODULE,
+        [str(paths.spec_path)],
         cwd=paths.work_dir,
         log_path=paths.log_path,
         label=label,
