@@ -64,6 +64,16 @@ def test_a_preload_asked_for_later_is_imported_before_the_fork(tmp_path):
         assert process.wait() == 0
 
 
+def test_a_request_too_large_for_the_server_starts_cold(tmp_path):
+    """An environment larger than one socket message (about 200 kB here) cannot be sent to
+    the server; the program still runs, as a plain subprocess, and sees it."""
+    big = {f"BIG_{i}": str(i) * 100_000 for i in range(3)}  # exec takes 128 kB per string
+    process, output, code = _run({"env": sorted(big)}, cwd=tmp_path, env=big)
+    assert code == 0
+    assert output == " ".join(big[name] for name in sorted(big)) + "\n"
+    assert not isinstance(process, WarmProcess)
+
+
 def test_an_error_in_the_program_is_a_traceback_and_exit_code_1(tmp_path):
     with start_module(PROGRAM, ["not json"], cwd=tmp_path) as process:
         output = process.stdout.read()

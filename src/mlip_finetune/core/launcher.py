@@ -138,7 +138,8 @@ def _serve(control_fd: int, sys_path: list[str]) -> None:
     control = socket.socket(fileno=control_fd)
     replies: dict[int, socket.socket] = {}
     while True:
-        readable, _, _ = select.select([control], [], [], _REAP_INTERVAL_S)
+        # wake up to reap only while children run; idle, wait for the next request
+        readable, _, _ = select.select([control], [], [], _REAP_INTERVAL_S if replies else None)
         if readable:
             message, fds, _, _ = socket.recv_fds(control, _MAX_REQUEST, 2)
             if not message:
@@ -348,12 +349,17 @@ def start_module(
     read_fd, write_fd = os.pipe()
     try:
         reply = _SERVER.launch(request, write_fd)
-    except BaseException:
+    except OSError:  # no server (e.g. a request larger than a socket message): start cold
         os.close(read_fd)
-        raise
+        return start_module(module, args, cwd=cwd, env=env, warm=False)
     finally:
         os.close(write_fd)  # the child holds the only write end: EOF when it ends
     stream = io.TextIOWrapper(
         io.FileIO(read_fd, "r"), encoding="utf-8", errors="replace", line_buffering=True
     )
-    return WarmProcess(reply, stream)
+    try:
+        return WarmProcess(reply, stream)
+    except OSError:  # the server ended before it forked: start cold
+        stream.close()
+        reply.close()
+        return start_module(module, args, cwd=cwd, env=env, warm=False)

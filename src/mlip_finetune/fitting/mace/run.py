@@ -67,6 +67,7 @@ def run_training_process(
     on_line: Callable[[str], None] | None = None,
     env: dict[str, str] | None = None,
     append_log: bool = False,
+    warm: bool = True,
 ) -> TrainingProcessRun:
     """Run a training program, stream its log to a file and stop it when it diverges.
 
@@ -97,6 +98,9 @@ def run_training_process(
         Extra environment variables for the process.
     append_log
         Append to ``log_path`` instead of overwriting it (a resumed run keeps its history).
+    warm
+        False: a cold ``python -m module`` subprocess that imports everything itself
+        (``benchmarks/bench_training_launch.py`` compares the two).
 
     Returns
     -------
@@ -116,7 +120,7 @@ def run_training_process(
     start = time.perf_counter()
     with (
         log_path.open("a" if append_log else "w") as log,
-        start_module(module, args, cwd=cwd, env=env, preload=TRAINING_PRELOAD) as proc,
+        start_module(module, args, cwd=cwd, env=env, preload=TRAINING_PRELOAD, warm=warm) as proc,
     ):
         assert proc.stdout is not None  # noqa: S101  (Popen with stdout=PIPE)
         try:
