@@ -74,6 +74,24 @@ def test_a_request_too_large_for_the_server_starts_cold(tmp_path):
     assert not isinstance(process, WarmProcess)
 
 
+def test_the_program_ends_as_the_interpreter_ends(tmp_path):
+    """atexit handlers run in the child (as at the end of ``python -m``), after its output."""
+    source = "import atexit\natexit.register(print, 'at exit')\nprint('body')\n"
+    module = tmp_path / "exits_politely.py"
+    module.write_text(source)
+    with start_module(
+        "exits_politely", [], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)}, warm=False
+    ) as cold:
+        expected = cold.stdout.read()
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with start_module("exits_politely", [], cwd=tmp_path) as warm:
+            assert warm.stdout.read() == expected == "body\nat exit\n"
+            assert warm.wait() == 0
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
 def test_an_error_in_the_program_is_a_traceback_and_exit_code_1(tmp_path):
     with start_module(PROGRAM, ["not json"], cwd=tmp_path) as process:
         output = process.stdout.read()

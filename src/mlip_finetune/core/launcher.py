@@ -15,12 +15,14 @@ The child gets what ``subprocess.Popen([sys.executable, "-m", MODULE, *ARGS], cw
 env=env, stdout=PIPE, stderr=STDOUT, text=True)`` gives a program: its own process (so a
 program that changes torch's global dtype or logging, as mace's ``run()`` does, changes them
 there only), the caller's process group (a kill of the group reaches it), its working
-directory, the caller's environment at the time of the call plus ``env``, ``sys.argv`` and
-``__name__ == "__main__"``, stdout and stderr in one line-buffered pipe, default signal
-handlers, and an exit code that is negative for a signal. One difference: an environment
-variable that a preloaded module reads when it is imported (not when it runs) keeps the
-server's value. The server is never forked from the caller, so threads the caller has
-started (torch's, jobflow's) cannot leave locks held in a child.
+directory, the caller's environment at the time of the call plus ``env``, the caller's
+module search path (``sys.path``; a cold ``python -m`` has the interpreter's default one),
+``sys.argv`` and ``__name__ == "__main__"``, stdout and stderr in one line-buffered pipe,
+Python's signal handlers, atexit handlers at the end, and an exit code that is negative for a
+signal. One difference: an environment variable that a preloaded module reads when it is
+imported (not when it runs) keeps the server's value. The server is never forked from the
+caller, so threads the caller has started (torch's, jobflow's) cannot leave locks held in a
+child.
 
 Where ``os.fork`` or ``socket.send_fds`` do not exist (Windows), or ``warm=False`` is asked
 for, it is ``subprocess.Popen`` with that command line.
@@ -89,9 +91,9 @@ def _run_child(request: dict[str, Any], out_fd: int) -> None:
 
     code = 1
     try:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # KeyboardInterrupt
+        # the server ignores Ctrl-C; the program gets Python's KeyboardInterrupt back (the other
+        # signals are as Python sets them at start-up, e.g. SIGPIPE ignored)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
         os.close(out_fd)
@@ -112,28 +114,29 @@ def _run_child(request: dict[str, Any], out_fd: int) -> None:
     except BaseException:  # noqa: BLE001  (the program's error, reported as python would)
         traceback.print_exc()
     finally:
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()  # noqa: SLF001  (the interpreter's exit: logging.shutdown, ...)
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
         os._exit(code)
 
 
-def _serve(control_fd: int, sys_path: list[str]) -> None:
+def _serve(control_fd: int) -> None:
     """Launch server: fork one child per request on ``control_fd``, after its imports.
 
-    Each request is a JSON object (``module``, ``args``, ``cwd``, ``env``, ``preload``) sent
-    with two file descriptors: the write end of the child's output pipe and one end of a
-    socket pair on which the server answers ``{"pid": N}`` and, when the child ends,
-    ``{"exit": code}``. Before forking, the server imports the request's ``preload`` modules
-    it has not imported yet (a module that fails to import is skipped), so every later child
-    starts with them. ``sys_path`` is the caller's module search path, so that the children
-    import what the caller would (a test's rootdir, a user's script folder). The server ends
-    when the caller closes ``control_fd``.
+    Each request is a JSON object (``module``, ``args``, ``cwd``, ``env``, ``sys_path``,
+    ``preload``) sent with two file descriptors: the write end of the child's output pipe and
+    one end of a socket pair on which the server answers ``{"pid": N}`` and, when the child
+    ends, ``{"exit": code}``. Before forking, the server takes the caller's module search path
+    ``sys_path`` (so that the child imports what the caller would: a test's rootdir, a user's
+    script folder) and imports the request's ``preload`` modules it has not imported yet (a
+    module that fails to import is skipped), so every later child starts with them. The
+    server ends when the caller closes ``control_fd``.
     """
     import importlib
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the caller and the child
-    sys.path[:] = sys_path
     imported: set[str] = set()
     control = socket.socket(fileno=control_fd)
     replies: dict[int, socket.socket] = {}
@@ -147,6 +150,7 @@ def _serve(control_fd: int, sys_path: list[str]) -> None:
             out_fd, reply_fd = fds
             reply = socket.socket(fileno=reply_fd)
             request = json.loads(message)
+            sys.path[:] = request["sys_path"]
             for name in request["preload"]:
                 if name not in imported:
                     imported.add(name)
@@ -183,10 +187,7 @@ class _Server:
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        code = (
-            "from mlip_finetune.core.launcher import _serve; "
-            f"_serve({theirs.fileno()}, {sys.path!r})"
-        )
+        code = f"from mlip_finetune.core.launcher import _serve; _serve({theirs.fileno()})"
         self._process = subprocess.Popen(  # a fresh interpreter, never a fork of the caller
             [sys.executable, "-c", code],
             pass_fds=(theirs.fileno(),),
@@ -344,6 +345,7 @@ def start_module(
         "args": list(args),
         "cwd": str(cwd),
         "env": environment,
+        "sys_path": list(sys.path),
         "preload": list(preload),
     }
     read_fd, write_fd = os.pipe()
