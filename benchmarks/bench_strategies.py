@@ -87,14 +87,20 @@ def mace_baseline_args(outcome: object, foundation: str) -> list[str]:
     return args
 
 
-def run_mace_command(args: list[str], work_dir: Path) -> float:
-    """Run ``mace_run_train`` with ``args`` in ``work_dir``, with paths redirected there."""
+def redirected_args(args: list[str], work_dir: Path) -> list[str]:
+    """The same mace arguments with every output folder in ``work_dir``, starting afresh."""
     rewritten = list(args)
     for key in ("work_dir", "model_dir", "checkpoints_dir", "results_dir", "log_dir"):
         if f"--{key}" in rewritten:
             rewritten[rewritten.index(f"--{key}") + 1] = str(work_dir / key)
     if "--restart_latest" in rewritten:
         rewritten.remove("--restart_latest")
+    return rewritten
+
+
+def run_mace_command(args: list[str], work_dir: Path) -> float:
+    """Run ``mace_run_train`` with ``args`` in ``work_dir``, with paths redirected there."""
+    rewritten = redirected_args(args, work_dir)
     exe = Path(sys.executable).with_name("mace_run_train")
     start = time.perf_counter()
     subprocess.run([str(exe), *rewritten], cwd=work_dir, check=True, capture_output=True, text=True)

@@ -24,18 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _rewritten(args: list[str], work_dir: Path) -> list[str]:
-    """The same mace arguments with every output folder in ``work_dir``."""
-    out = list(args)
-    for key in ("work_dir", "model_dir", "checkpoints_dir", "results_dir", "log_dir"):
-        if f"--{key}" in out:
-            out[out.index(f"--{key}") + 1] = str(work_dir / key)
-    if "--restart_latest" in out:
-        out.remove("--restart_latest")
-    return out
-
-
 def _train(args: list[str], work_dir: Path, *, warm: bool) -> float:
+    from benchmarks.bench_strategies import redirected_args
     from mlip_finetune.fitting.mace.log import parse_epoch_line
     from mlip_finetune.fitting.mace.run import run_training_process
 
@@ -43,7 +33,7 @@ def _train(args: list[str], work_dir: Path, *, warm: bool) -> float:
     start = time.perf_counter()
     run = run_training_process(
         "mace.cli.run_train",
-        _rewritten(args, work_dir),
+        redirected_args(args, work_dir),
         cwd=work_dir,
         log_path=work_dir / "train.log",
         label="bench",

@@ -79,11 +79,6 @@ def warm_start_available() -> bool:
 # --- the server (runs in its own interpreter: ``python -c`` calling _serve) ---------------
 
 
-def _exit_code(status: int) -> int:
-    """``subprocess``'s convention: the exit status, or minus the signal that ended it."""
-    return os.waitstatus_to_exitcode(status)
-
-
 def _run_child(request: dict[str, Any], out_fd: int) -> None:
     """In the forked child: become ``python -m module args`` writing into ``out_fd``."""
     import runpy
@@ -170,7 +165,8 @@ def _serve(control_fd: int) -> None:
                 break
             reply = replies.pop(pid)
             with contextlib.suppress(OSError):  # the caller may have stopped listening
-                reply.sendall(json.dumps({"exit": _exit_code(status)}).encode() + b"\n")
+                code = os.waitstatus_to_exitcode(status)  # negative: the signal, as Popen
+                reply.sendall(json.dumps({"exit": code}).encode() + b"\n")
             reply.close()
 
 
