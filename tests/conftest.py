@@ -38,6 +38,26 @@ def build_random_mace(path, atomic_numbers, atomic_energies, r_max=4.5, seed=0):
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dft_cache(tmp_path_factory):
+    """The whole session shares one, initially empty, DFT cache (mlip_finetune.dft.gpaw.cache).
+
+    End-to-end tests that build the same Si statics from the same tiny foundation compute
+    each calculation once; set in ``os.environ`` so that CLI subprocesses and jobflow-remote
+    workers use it too. Its own tests point it elsewhere.
+    """
+    import os
+
+    path = tmp_path_factory.mktemp("dft_cache")
+    previous = os.environ.get("MLIP_FINETUNE_DFT_CACHE_DIR")
+    os.environ["MLIP_FINETUNE_DFT_CACHE_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("MLIP_FINETUNE_DFT_CACHE_DIR", None)
+    else:
+        os.environ["MLIP_FINETUNE_DFT_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def random_mace_si(tmp_path_factory):
     """Path to an untrained 2-layer MACE for Si (energies are smooth but meaningless)."""

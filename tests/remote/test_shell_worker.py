@@ -24,29 +24,27 @@ runner = CliRunner(env={"COLUMNS": "250", "TERMINAL_WIDTH": "250"})
 MONGO_DOC_LIMIT = 16 * 1024 * 1024  # bytes
 
 
-def tiny_material_flow(structure, model_path, report_dir):
-    """The test preset, smaller: 2 frames on each of 3 volumes from at most 40 FIRE steps,
-    6 DFT statics (4 train, 2 valid) with one MPI rank each, 5 training epochs."""
+def tiny_material_flow(structure, foundation, report_dir):
+    """The test preset (2 frames on each of 3 volumes: 6 DFT statics, 4 train and 2 valid),
+    its DFT on one MPI rank each, 5 training epochs.
+
+    The DFT inputs are those of the tutorial's run on the same cell and tiny stand-in
+    (tests/flows/test_material.py); in the whole suite, the session's DFT cache
+    (tests/conftest.py) hands these statics over from there, and the workers' GPAW runs
+    when this module runs on its own.
+    """
     from dataclasses import replace
 
     from mlip_finetune.dft.settings import DFTSettings
     from mlip_finetune.flows.presets import material_flow_maker
-    from mlip_finetune.foundation import FoundationModel
-    from mlip_finetune.utils import sha256_file
 
     maker = material_flow_maker("test", device="cpu", report_dir=str(report_dir))
-    maker.training_data_maker = replace(
-        maker.training_data_maker, volume_scales=(-0.025, 0.0, 0.025), n_frames=2, max_steps=40
-    )
     dft = DFTSettings.test().model_copy(update={"mpi_ranks": 1})
     maker.static_maker = replace(maker.static_maker, settings=dft)
     maker.relax_maker = replace(maker.relax_maker, settings=dft)
     (finetune,) = maker.finetune_makers
     hyper = finetune.hyperparameters.model_copy(update={"max_num_epochs": 5})
     maker.finetune_makers = [replace(finetune, hyperparameters=hyper)]
-    foundation = FoundationModel(
-        name="random", path=str(model_path), sha256=sha256_file(model_path), is_standin=True
-    )
     return maker.make(structure, foundation, label="Si2")
 
 
@@ -58,7 +56,7 @@ def _app():
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, mongo_server, si_primitive, random_mace_si, execution_cmd):
+def finished_run(tmp_path_factory, mongo_server, si_primitive, tiny_standin, execution_cmd):
     """Submit the tiny flow, run the runner to the end; yields (project, flow uuid, seconds)."""
     import jobflow_remote
     from jobflow_remote.config.settings import JobflowRemoteSettings
@@ -90,7 +88,7 @@ def finished_run(tmp_path_factory, mongo_server, si_primitive, random_mace_si, e
     mp.setenv("JFREMOTE_CONFIG_FILE", str(tmp / "jfremote" / "none.yaml"))
     mp.setattr(jobflow_remote, "SETTINGS", JobflowRemoteSettings())
 
-    flow = tiny_material_flow(si_primitive, random_mace_si, tmp / "report")
+    flow = tiny_material_flow(si_primitive, tiny_standin, tmp / "report")
     submission = submit_routed(flow, metadata={"material": "Si2"})
     start = time.perf_counter()
     run = Runner(project_name="shell")

@@ -31,6 +31,13 @@ class MLIPFinetuneSettings(BaseSettings):
         default=Path("mlip_finetune_runs") / "store",
         description="Directory of the embedded, file-backed results store (montydb).",
     )
+    dft_cache_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory where finished GPAW calculations are kept and reused when a later "
+            "calculation has the identical input (mlip_finetune.dft.gpaw.cache); unset: off."
+        ),
+    )
 
 
 def get_settings() -> MLIPFinetuneSettings:

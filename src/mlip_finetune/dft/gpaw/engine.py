@@ -12,6 +12,7 @@ GPAW: J. J. Mortensen et al., J. Chem. Phys. 160, 092503 (2024); https://gpaw.re
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from mlip_finetune.dft.engines import DFTCalculationError, DFTCode, DFTEngine, StaticResult, tail
+from mlip_finetune.dft.gpaw import cache
 from mlip_finetune.dft.gpaw.cutoff import plane_wave_cutoff
 from mlip_finetune.dft.magnetism import MAGMOM_PROPERTY, initial_magmoms, spin_polarised
 
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from pymatgen.core import Structure
 
     from mlip_finetune.dft.settings import DFTSettings
+
+logger = logging.getLogger(__name__)
 
 #: File names inside a calculation directory.
 INPUT_FILE = "gpaw_in.json"
@@ -40,6 +44,15 @@ STDOUT_FILE = "gpaw.stdout"
 STDERR_FILE = "gpaw.stderr"
 RELAX_TRAJECTORY_FILE = "relax.traj"
 RELAX_LOG_FILE = "relax.log"
+#: What the worker writes; what :mod:`~mlip_finetune.dft.gpaw.cache` keeps and restores.
+WORKER_FILES = (
+    OUTPUT_FILE,
+    LOG_FILE,
+    STDOUT_FILE,
+    STDERR_FILE,
+    RELAX_TRAJECTORY_FILE,
+    RELAX_LOG_FILE,
+)
 
 #: Module the worker subprocess runs (``python -m``); it imports neither jobflow nor pymatgen.
 WORKER_MODULE = "mlip_finetune.dft.gpaw.worker"
@@ -207,6 +220,64 @@ def _log_tail(directory: Path) -> str:
     return "\n".join(part for part in parts if part)
 
 
+def _launch(mpi_ranks: int, directory: Path) -> tuple[dict[str, Any], float]:
+    """Run the worker on ``directory``'s input; return its output and wall time (s)."""
+    try:
+        command = worker_command(mpi_ranks)
+    except FileNotFoundError as error:
+        raise DFTCalculationError(GPAWEngine.name, directory, str(error)) from error
+
+    start = time.perf_counter()
+    with (
+        (directory / STDOUT_FILE).open("w", encoding="utf-8") as stdout,
+        (directory / STDERR_FILE).open("w", encoding="utf-8") as stderr,
+    ):
+        process = subprocess.run(
+            command,
+            cwd=directory,
+            env={**os.environ, **WORKER_ENVIRONMENT},
+            stdout=stdout,
+            stderr=stderr,
+            check=False,
+        )
+    wall_time = time.perf_counter() - start
+
+    output_path = directory / OUTPUT_FILE
+    out = json.loads(output_path.read_text(encoding="utf-8")) if output_path.is_file() else None
+    if out is not None and not out.get("converged", False):
+        reason = out.get("error") or "SCF did not converge"
+        raise DFTCalculationError(GPAWEngine.name, directory, reason, _log_tail(directory))
+    if process.returncode != 0 or out is None:
+        reason = f"worker exited with code {process.returncode}"
+        if out is None:
+            reason += f" and wrote no {OUTPUT_FILE}"
+        if exception := _exception_line(directory):
+            reason += f": {exception}"
+        raise DFTCalculationError(GPAWEngine.name, directory, reason, _log_tail(directory))
+    return out, wall_time
+
+
+def _run_or_reuse(
+    spec: dict[str, Any], mpi_ranks: int, directory: Path
+) -> tuple[dict[str, Any], float]:
+    """Return the worker's output and wall time (s), reused or computed.
+
+    From the DFT cache when it holds this input (:mod:`~mlip_finetune.dft.gpaw.cache`);
+    else computed, and kept there when the cache is on.
+    """
+    root = cache.cache_dir()
+    if root is None:
+        return _launch(mpi_ranks, directory)
+    key = cache.cache_key(spec)
+    wall_time = cache.restore(root, key, directory, WORKER_FILES)
+    if wall_time is not None:
+        logger.info("GPAW calculation reused from the DFT cache %s (entry %s)", root, key[:12])
+        return json.loads((directory / OUTPUT_FILE).read_text(encoding="utf-8")), wall_time
+    out, wall_time = _launch(mpi_ranks, directory)
+    cache.store(root, key, directory, WORKER_FILES, wall_time)
+    return out, wall_time
+
+
 def run_gpaw_worker(
     structure: Structure,
     settings: DFTSettings,
@@ -220,7 +291,9 @@ def run_gpaw_worker(
     Writes ``gpaw_in.json`` into ``directory``, runs the worker there (see
     :func:`worker_command` and :data:`WORKER_ENVIRONMENT`) and reads ``gpaw_out.json``.
     GPAW's log (``gpaw.txt``), stdout/stderr and, for relaxations, ``relax.traj`` and
-    ``relax.log`` stay in the directory.
+    ``relax.log`` stay in the directory. With ``MLIP_FINETUNE_DFT_CACHE_DIR`` set, a
+    calculation whose input equals one finished before gets that one's files instead of a
+    GPAW process (:mod:`mlip_finetune.dft.gpaw.cache`).
 
     Parameters
     ----------
@@ -271,38 +344,7 @@ def run_gpaw_worker(
         }
     (directory / OUTPUT_FILE).unlink(missing_ok=True)
     (directory / INPUT_FILE).write_text(json.dumps(spec, indent=1), encoding="utf-8")
-    try:
-        command = worker_command(settings.mpi_ranks)
-    except FileNotFoundError as error:
-        raise DFTCalculationError(GPAWEngine.name, directory, str(error)) from error
-
-    start = time.perf_counter()
-    with (
-        (directory / STDOUT_FILE).open("w", encoding="utf-8") as stdout,
-        (directory / STDERR_FILE).open("w", encoding="utf-8") as stderr,
-    ):
-        process = subprocess.run(
-            command,
-            cwd=directory,
-            env={**os.environ, **WORKER_ENVIRONMENT},
-            stdout=stdout,
-            stderr=stderr,
-            check=False,
-        )
-    wall_time = time.perf_counter() - start
-
-    output_path = directory / OUTPUT_FILE
-    out = json.loads(output_path.read_text(encoding="utf-8")) if output_path.is_file() else None
-    if out is not None and not out.get("converged", False):
-        reason = out.get("error") or "SCF did not converge"
-        raise DFTCalculationError(GPAWEngine.name, directory, reason, _log_tail(directory))
-    if process.returncode != 0 or out is None:
-        reason = f"worker exited with code {process.returncode}"
-        if out is None:
-            reason += f" and wrote no {OUTPUT_FILE}"
-        if exception := _exception_line(directory):
-            reason += f": {exception}"
-        raise DFTCalculationError(GPAWEngine.name, directory, reason, _log_tail(directory))
+    out, wall_time = _run_or_reuse(spec, settings.mpi_ranks, directory)
 
     site_moments = out.get("magmoms")
     if mode == "static":
