@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,6 +38,20 @@ class MLIPFinetuneSettings(BaseSettings):
             "calculation has the identical input (mlip_finetune.dft.gpaw.cache); unset: off."
         ),
     )
+
+    gpaw_server: bool = Field(
+        default=True,
+        description=(
+            "Run GPAW calculations in a server kept alive per process and rank count "
+            "(mlip_finetune.dft.gpaw.server); false: a new mpirun and Python per calculation."
+        ),
+    )
+
+    @field_validator("dft_cache_dir", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        """``MLIP_FINETUNE_DFT_CACHE_DIR=`` (empty) turns the cache off, not on in ``.``."""
+        return None if value == "" else value
 
 
 def get_settings() -> MLIPFinetuneSettings:

@@ -30,6 +30,8 @@ def test_key_changes_with_any_bit_of_the_input():
 def test_off_unless_the_directory_is_set(monkeypatch, tmp_path):
     monkeypatch.delenv("MLIP_FINETUNE_DFT_CACHE_DIR", raising=False)
     assert cache.cache_dir() is None
+    monkeypatch.setenv("MLIP_FINETUNE_DFT_CACHE_DIR", "")
+    assert cache.cache_dir() is None  # not the working directory
     monkeypatch.setenv("MLIP_FINETUNE_DFT_CACHE_DIR", str(tmp_path))
     assert cache.cache_dir() == tmp_path
 
@@ -40,7 +42,7 @@ def _refuse_gpaw(monkeypatch):
     def refuse(mpi_ranks):
         return ["false"]
 
-    monkeypatch.setattr("mlip_finetune.dft.gpaw.engine.worker_command", refuse)
+    monkeypatch.setattr("mlip_finetune.dft.gpaw.engine.launch_prefix", refuse)
 
 
 @pytest.mark.dft

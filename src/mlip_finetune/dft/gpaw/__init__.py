@@ -1,9 +1,10 @@
-"""GPAW (plane-wave PAW) as an open DFT engine: the engine and its worker process.
+"""GPAW (plane-wave PAW) as an open DFT engine: the engine, its worker, server and cache.
 
 :mod:`~mlip_finetune.dft.gpaw.engine` translates :class:`~mlip_finetune.dft.settings.DFTSettings`
-and launches :mod:`~mlip_finetune.dft.gpaw.worker` (``python -m mlip_finetune.dft.gpaw.worker``)
-in a subprocess. Names are imported lazily, so that the worker starts without importing
-jobflow or pymatgen.
+and runs :mod:`~mlip_finetune.dft.gpaw.worker` in processes of its own under ``mpirun``
+(through :mod:`~mlip_finetune.dft.gpaw.server`, or one-shot), reusing identical finished
+calculations through :mod:`~mlip_finetune.dft.gpaw.cache` when that is on. Names are
+imported lazily, so that the worker starts without importing jobflow or pymatgen.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """GPAW (plane-wave PAW) as a :class:`~mlip_finetune.dft.engines.DFTEngine`.
 
-GPAW runs in a subprocess, ``mpirun -np N <python> -m mlip_finetune.dft.gpaw.worker
-in.json out.json``, started by :func:`run_gpaw_worker` (the only place that launches GPAW).
+GPAW runs in processes of its own under ``mpirun -np N``, started by :func:`run_gpaw_worker`
+(the only place that launches GPAW): the worker code of :mod:`~mlip_finetune.dft.gpaw.worker`
+on ``gpaw_in.json`` → ``gpaw_out.json``, run by this process's GPAW server
+(:mod:`~mlip_finetune.dft.gpaw.server`) or, with ``MLIP_FINETUNE_GPAW_SERVER=false``, by a
+one-shot ``python -m mlip_finetune.dft.gpaw.worker in.json out.json``.
 Stresses come from GPAW's analytic plane-wave stress (PW mode only), in ASE's convention.
 
 References
@@ -24,9 +27,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from mlip_finetune.core.settings import get_settings
 from mlip_finetune.dft.engines import DFTCalculationError, DFTCode, DFTEngine, StaticResult, tail
 from mlip_finetune.dft.gpaw import cache
 from mlip_finetune.dft.gpaw.cutoff import plane_wave_cutoff
+from mlip_finetune.dft.gpaw.server import run_in_server
 from mlip_finetune.dft.magnetism import MAGMOM_PROPERTY, initial_magmoms, spin_polarised
 
 if TYPE_CHECKING:
@@ -132,8 +137,37 @@ def gpaw_parameters(
     return parameters
 
 
+def launch_prefix(mpi_ranks: int) -> list[str]:
+    """Return how a GPAW process starts: ``[python]``, or under ``mpirun`` for several ranks.
+
+    Parameters
+    ----------
+    mpi_ranks
+        Number of MPI ranks; 1 runs Python without ``mpirun``.
+
+    Returns
+    -------
+    list of str
+        ``[python]`` or ``[mpirun, -np, N, python]``, with the current interpreter
+        (``sys.executable``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If more than one rank is requested and ``mpirun`` is not on ``PATH``.
+    """
+    if mpi_ranks == 1:
+        return [sys.executable]
+    mpirun = shutil.which("mpirun")
+    if mpirun is None:
+        raise FileNotFoundError(
+            "mpirun not found on PATH; install OpenMPI (INFRA.md) or set mpi_ranks=1."
+        )
+    return [mpirun, "-np", str(mpi_ranks), sys.executable]
+
+
 def worker_command(mpi_ranks: int) -> list[str]:
-    """Return the command line that starts the GPAW worker.
+    """Return the command line of a one-shot GPAW worker (``gpaw_server`` off).
 
     Parameters
     ----------
@@ -143,23 +177,15 @@ def worker_command(mpi_ranks: int) -> list[str]:
     Returns
     -------
     list of str
-        ``[mpirun, -np, N, python, -m, mlip_finetune.dft.gpaw.worker, in, out]``, with the
-        current interpreter (``sys.executable``).
+        ``[mpirun, -np, N, python, -m, mlip_finetune.dft.gpaw.worker, in, out]``
+        (:func:`launch_prefix` and the worker's arguments).
 
     Raises
     ------
     FileNotFoundError
         If more than one rank is requested and ``mpirun`` is not on ``PATH``.
     """
-    command = [sys.executable, "-m", WORKER_MODULE, INPUT_FILE, OUTPUT_FILE]
-    if mpi_ranks == 1:
-        return command
-    mpirun = shutil.which("mpirun")
-    if mpirun is None:
-        raise FileNotFoundError(
-            "mpirun not found on PATH; install OpenMPI (INFRA.md) or set mpi_ranks=1."
-        )
-    return [mpirun, "-np", str(mpi_ranks), *command]
+    return [*launch_prefix(mpi_ranks), "-m", WORKER_MODULE, INPUT_FILE, OUTPUT_FILE]
 
 
 def _atoms_dict(structure: Structure, *, spinpol: bool) -> dict[str, Any]:
@@ -223,23 +249,30 @@ def _log_tail(directory: Path) -> str:
 def _launch(mpi_ranks: int, directory: Path) -> tuple[dict[str, Any], float]:
     """Run the worker on ``directory``'s input; return its output and wall time (s)."""
     try:
-        command = worker_command(mpi_ranks)
+        prefix = launch_prefix(mpi_ranks)
     except FileNotFoundError as error:
         raise DFTCalculationError(GPAWEngine.name, directory, str(error)) from error
 
+    env = {**os.environ, **WORKER_ENVIRONMENT}
     start = time.perf_counter()
-    with (
-        (directory / STDOUT_FILE).open("w", encoding="utf-8") as stdout,
-        (directory / STDERR_FILE).open("w", encoding="utf-8") as stderr,
-    ):
-        process = subprocess.run(
-            command,
-            cwd=directory,
-            env={**os.environ, **WORKER_ENVIRONMENT},
-            stdout=stdout,
-            stderr=stderr,
-            check=False,
+    if get_settings().gpaw_server:
+        files = {"input": INPUT_FILE, "output": OUTPUT_FILE}
+        returncode = run_in_server(
+            prefix, env, directory, {**files, "stdout": STDOUT_FILE, "stderr": STDERR_FILE}
         )
+    else:
+        with (
+            (directory / STDOUT_FILE).open("w", encoding="utf-8") as stdout,
+            (directory / STDERR_FILE).open("w", encoding="utf-8") as stderr,
+        ):
+            returncode = subprocess.run(
+                [*prefix, "-m", WORKER_MODULE, INPUT_FILE, OUTPUT_FILE],
+                cwd=directory,
+                env=env,
+                stdout=stdout,
+                stderr=stderr,
+                check=False,
+            ).returncode
     wall_time = time.perf_counter() - start
 
     output_path = directory / OUTPUT_FILE
@@ -247,8 +280,8 @@ def _launch(mpi_ranks: int, directory: Path) -> tuple[dict[str, Any], float]:
     if out is not None and not out.get("converged", False):
         reason = out.get("error") or "SCF did not converge"
         raise DFTCalculationError(GPAWEngine.name, directory, reason, _log_tail(directory))
-    if process.returncode != 0 or out is None:
-        reason = f"worker exited with code {process.returncode}"
+    if returncode != 0 or out is None:
+        reason = f"worker exited with code {returncode}"
         if out is None:
             reason += f" and wrote no {OUTPUT_FILE}"
         if exception := _exception_line(directory):

@@ -1,7 +1,8 @@
 """GPAW worker process: ``python -m mlip_finetune.dft.gpaw.worker in.json out.json``.
 
 Launched (under ``mpirun`` when more than one rank is requested) only by
-:class:`mlip_finetune.dft.gpaw.engine.GPAWEngine`, in the calculation's directory. It reads
+:class:`mlip_finetune.dft.gpaw.engine.GPAWEngine`, in the calculation's directory; the GPAW
+server (:mod:`mlip_finetune.dft.gpaw.server`) calls :func:`run` the same way. It reads
 the structure and the ready-made GPAW keyword arguments from ``in.json``, runs a static or a
 relaxation through GPAW's ASE calculator, and rank 0 writes ``out.json``. Keeping GPAW in a
 separate process isolates its MPI initialisation and memory from the caller. The worker
