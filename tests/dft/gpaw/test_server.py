@@ -125,3 +125,18 @@ def test_the_server_ends_with_its_client(tmp_path):
         time.sleep(0.05)
     assert not _alive(int(pid))
     assert not Path(control).exists()
+
+
+def test_a_server_that_cannot_start_says_why(tmp_path, monkeypatch):
+    def broken(mpi_ranks):
+        return [sys.executable, "-c", "raise ImportError('no GPAW in this environment')"]
+
+    monkeypatch.setattr("mlip_finetune.dft.gpaw.engine.launch_prefix", broken)
+    with pytest.raises(DFTCalculationError) as raised:
+        run_gpaw_worker(_si(0.03), COARSE, tmp_path / "calc")
+    first_line = str(raised.value).splitlines()[0]
+    assert first_line.endswith(
+        "worker exited with code 1 and wrote no gpaw_out.json: "
+        "ImportError: no GPAW in this environment"
+    )
+    assert server._SERVERS == {}

@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -124,8 +125,9 @@ class GPAWServer:
         shutil.rmtree(self.control, ignore_errors=True)
 
 
-#: This process's servers, by launch prefix.
+#: This process's servers, by launch prefix, and the lock that serialises their use.
 _SERVERS: dict[tuple[str, ...], GPAWServer] = {}
+_USE = threading.Lock()
 
 
 def run_in_server(
@@ -154,13 +156,18 @@ def run_in_server(
     for name in (files["stdout"], files["stderr"]):
         (directory / name).write_text("", encoding="utf-8")
     key = tuple(command)
-    server = _SERVERS.get(key)
-    if server is None or not server.alive():
-        server = _SERVERS[key] = GPAWServer(command, env)
-    code = server.run({"directory": str(directory), **files})
-    if not server.alive():  # a rank raised: the next calculation starts a new server
-        _SERVERS.pop(key, None)
-        server.stop()
+    with _USE:
+        server = _SERVERS.get(key)
+        if server is None or not server.alive():
+            server = _SERVERS[key] = GPAWServer(command, env)
+        code = server.run({"directory": str(directory), **files})
+        if not server.alive():  # a rank raised: the next calculation starts a new server
+            _SERVERS.pop(key, None)
+            # what mpirun or a server that could not start said, after the rank's traceback
+            log = (server.control / _LOG_FILE).read_text(encoding="utf-8", errors="replace")
+            with (directory / files["stderr"]).open("a", encoding="utf-8") as stderr:
+                stderr.write(log)
+            server.stop()
     return code
 
 
