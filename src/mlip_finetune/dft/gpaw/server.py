@@ -82,6 +82,7 @@ class GPAWServer:
         self._log = (self.control / _LOG_FILE).open("w")
         self.process = subprocess.Popen(
             [*command, "-m", SERVER_MODULE, str(self.control)],
+            cwd=self.control,  # exists as long as the server: the caller's may go
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -213,14 +214,17 @@ def _output_to(stdout: Path, stderr: Path) -> Iterator[None]:
             os.close(copy)
 
 
-def _serve_one(request: dict[str, str]) -> int:
-    """Run the worker on one request (this rank's part); end the rank if it raises."""
+def _serve_one(request: dict[str, str], home: Path) -> int:
+    """Run the worker on one request (this rank's part), then go back to ``home``.
+
+    Any exception ends the rank (exit code 1) after printing its traceback to the
+    calculation's stderr.
+    """
     import gc
 
     from mlip_finetune.dft.gpaw.worker import run
 
     directory = Path(request["directory"])
-    home = Path.cwd()
     os.chdir(directory)
     try:
         with _output_to(directory / request["stdout"], directory / request["stderr"]):
@@ -251,7 +255,7 @@ def serve(control: Path) -> int:
         request = control / f"request-{n + 1}.json"
         if request.exists():
             n += 1
-            code = _serve_one(json.loads(request.read_text(encoding="utf-8")))
+            code = _serve_one(json.loads(request.read_text(encoding="utf-8")), control)
             if world.rank == 0:
                 _atomic_write(control / f"done-{n}.json", {"code": code})
             continue
