@@ -46,16 +46,10 @@ def dft_cache(tmp_path_factory):
     each calculation once; set in ``os.environ`` so that CLI subprocesses and jobflow-remote
     workers use it too. Its own tests point it elsewhere.
     """
-    import os
-
     path = tmp_path_factory.mktemp("dft_cache")
-    previous = os.environ.get("MLIP_FINETUNE_DFT_CACHE_DIR")
-    os.environ["MLIP_FINETUNE_DFT_CACHE_DIR"] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop("MLIP_FINETUNE_DFT_CACHE_DIR", None)
-    else:
-        os.environ["MLIP_FINETUNE_DFT_CACHE_DIR"] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLIP_FINETUNE_DFT_CACHE_DIR", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")

@@ -257,16 +257,15 @@ def _launch(mpi_ranks: int, directory: Path) -> tuple[dict[str, Any], float]:
     start = time.perf_counter()
     if get_settings().gpaw_server:
         files = {"input": INPUT_FILE, "output": OUTPUT_FILE}
-        returncode = run_in_server(
-            prefix, env, directory, {**files, "stdout": STDOUT_FILE, "stderr": STDERR_FILE}
-        )
+        files |= {"stdout": STDOUT_FILE, "stderr": STDERR_FILE}
+        returncode = run_in_server(prefix, env, directory, files)
     else:
         with (
             (directory / STDOUT_FILE).open("w", encoding="utf-8") as stdout,
             (directory / STDERR_FILE).open("w", encoding="utf-8") as stderr,
         ):
             returncode = subprocess.run(
-                [*prefix, "-m", WORKER_MODULE, INPUT_FILE, OUTPUT_FILE],
+                worker_command(mpi_ranks),
                 cwd=directory,
                 env=env,
                 stdout=stdout,
