@@ -18,6 +18,7 @@ parallel sums.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -35,6 +36,7 @@ CACHE_FORMAT = 1
 META_FILE = "cache.json"
 
 
+@functools.cache
 def _gpaw_version() -> str:
     try:
         return version("gpaw")

@@ -320,8 +320,9 @@ def run_gpaw_worker(
 ) -> StaticResult:
     """Run GPAW on one structure in a subprocess; the only function that launches GPAW.
 
-    Writes ``gpaw_in.json`` into ``directory``, runs the worker there (see
-    :func:`worker_command` and :data:`WORKER_ENVIRONMENT`) and reads ``gpaw_out.json``.
+    Writes ``gpaw_in.json`` into ``directory``, runs the worker there (in this process's
+    GPAW server, :mod:`~mlip_finetune.dft.gpaw.server`, or one-shot through
+    :func:`worker_command`; :data:`WORKER_ENVIRONMENT`) and reads ``gpaw_out.json``.
     GPAW's log (``gpaw.txt``), stdout/stderr and, for relaxations, ``relax.traj`` and
     ``relax.log`` stay in the directory. With ``MLIP_FINETUNE_DFT_CACHE_DIR`` set, a
     calculation whose input equals one finished before gets that one's files instead of a

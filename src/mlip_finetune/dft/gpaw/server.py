@@ -42,7 +42,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -183,15 +183,14 @@ def stop_servers() -> None:
 # --- the server (every MPI rank) --------------------------------------------------------
 
 
-def _client_gone(lock_path: Path) -> bool:
-    """Return whether the client's lock is free (the client ended)."""
-    with lock_path.open("a") as handle:
-        try:
-            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False
-        fcntl.lockf(handle, fcntl.LOCK_UN)
-        return True
+def _client_gone(handle: IO[str]) -> bool:
+    """Return whether the client's lock (on ``handle``'s file) is free: the client ended."""
+    try:
+        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    fcntl.lockf(handle, fcntl.LOCK_UN)
+    return True
 
 
 @contextlib.contextmanager
@@ -251,6 +250,7 @@ def serve(control: Path) -> int:
     from gpaw.mpi import world
 
     n = 0
+    lock = (control / _LOCK_FILE).open("a")  # opened once: the idle loop polls it
     while True:
         request = control / f"request-{n + 1}.json"
         if request.exists():
@@ -261,7 +261,7 @@ def serve(control: Path) -> int:
             continue
         if (control / _STOP_FILE).exists():
             return 0
-        if _client_gone(control / _LOCK_FILE):  # nobody else will remove the directory
+        if _client_gone(lock):  # nobody else will remove the directory
             if world.rank == 0:
                 shutil.rmtree(control, ignore_errors=True)
             return 0
