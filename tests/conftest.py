@@ -83,6 +83,7 @@ def tiny_standin_settings():
     return StandinSettings(
         n_material=24,
         n_elemental=0,
+        n_harmonic=0,
         min_supercell_atoms=8,
         max_rattle=0.1,
         train=TrainSettings(

@@ -15,9 +15,11 @@ from mlip_finetune.fitting.standin import (
 
 
 def test_standin_structures(si_primitive):
-    settings = StandinSettings(n_material=10, n_elemental=4, min_supercell_atoms=8, seed=3)
+    settings = StandinSettings(
+        n_material=10, n_elemental=4, n_harmonic=3, min_supercell_atoms=8, seed=3
+    )
     structures = standin_structures(si_primitive, settings)
-    assert len(structures) == 14
+    assert len(structures) == 17
     material = structures[:10]
     assert all(len(s) == 16 for s in material)  # 2-atom cell → 2×2×2 = 16 ≥ 8
     v0 = 8 * si_primitive.volume
@@ -26,8 +28,19 @@ def test_standin_structures(si_primitive):
         assert abs(s.volume / v0 - 1) < 0.13
         assert min(s.distance_matrix[np.triu_indices(len(s), 1)]) > 1.5
     # elemental cells alternate conventional fcc (4 atoms) and bcc (2 atoms)
-    assert [len(s) for s in structures[10:]] == [4, 2, 4, 2]
+    assert [len(s) for s in structures[10:14]] == [4, 2, 4, 2]
     assert all(s.composition.reduced_formula == "Si" for s in structures[10:])
+    # the harmonic set: the 7 Å phonon supercell of the comparison, unstrained, rattled by
+    # standard deviations within 0.005-0.03 Å (no atom moves more than 5σ)
+    from mlip_finetune.evaluation.supercells import phonon_supercell_matrix
+
+    matrix = phonon_supercell_matrix(si_primitive, 7.0)
+    ideal = si_primitive.make_supercell(matrix, in_place=False)
+    for rattled in structures[14:]:
+        assert np.allclose(rattled.lattice.matrix, ideal.lattice.matrix)
+        moved = np.linalg.norm(rattled.cart_coords - ideal.cart_coords, axis=1)
+        assert 0.0 < moved.max() < 5 * 0.03 * np.sqrt(3)
+        assert moved.mean() > 0.005
     again = standin_structures(si_primitive, settings)
     assert all(
         np.allclose(a.cart_coords, b.cart_coords) for a, b in zip(structures, again, strict=True)
@@ -55,8 +68,9 @@ def test_cache_key_ignores_settings_scratch_training_does_not_read(si_primitive)
 
 
 def test_cache_key_is_stable(si_primitive):
-    """A stand-in built before the redesign must still be found in the cache."""
-    assert _key(si_primitive, StandinSettings()) == "cbb751a5ac9f7495"
+    """The key is pinned: a changed key rebuilds every user's cached stand-in, so it may
+    change only with what a stand-in is built from (last: the harmonic set, n_harmonic)."""
+    assert _key(si_primitive, StandinSettings()) == "56a0530eea066880"
 
 
 def test_cached_standin_is_found_and_checked(tiny_standin, si_primitive, tmp_path):
