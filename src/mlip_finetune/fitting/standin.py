@@ -251,13 +251,13 @@ def _harmonic_structures(
     same input cells, 24 of them took Si from 1.32 to 0.93 THz and Al from 1.54 to 1.11 THz
     (docs/presets.md), at twice the build time.
     """
+    if settings.n_harmonic == 0:
+        return []
     from hiphive.structure_generation import generate_rattled_structures
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from mlip_finetune.evaluation.supercells import phonon_supercell_matrix
 
-    if settings.n_harmonic == 0:
-        return []
     matrix = phonon_supercell_matrix(prim, settings.harmonic_min_length)
     atoms = prim.make_supercell(matrix, in_place=False).to_ase_atoms()
     low, high = settings.harmonic_rattle
